@@ -1,0 +1,35 @@
+//! The domain: plain Rust rules about accounts, contacts, groups and visitors. It knows nothing
+//! of HTTP or of any wire format; every function takes the acting account (or principal) first,
+//! so no call path can reach across accounts.
+
+mod accounts;
+mod contacts;
+mod email;
+mod error;
+mod groups;
+mod ids;
+mod listing;
+mod model;
+mod phone;
+mod text;
+
+pub use accounts::{
+    account_named, add_domain, add_user, authenticate_password, authenticate_token, create_account,
+    create_token, normalise_domain, require_hash, revoke_token, AuthFailure, NewToken,
+};
+pub use contacts::{
+    add_contact, delete_contacts, edit_contact, groups_of_phone, import_contacts, list_contacts,
+    view_contact, ContactInput, ContactListItem, ContactQuery, ContactSort, GroupFilter,
+    ImportReport, PhoneGroup,
+};
+pub use email::Email;
+pub use error::{DomainError, DomainResult, Entity};
+pub use groups::{add_group, delete_groups, list_groups, rename_group, view_group, GroupQuery};
+pub use ids::{AccountId, ContactId, GroupId, Suid};
+pub use listing::{Order, Page, Paging};
+pub use model::{
+    now_millis, Account, ApiToken, ApiUser, Contact, ContactKind, Group, Language, LinkCause,
+    Millis, Principal, SiteDomain, Visitor, VisitorLink,
+};
+pub use phone::{Country, Phone};
+pub use text::{MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};

@@ -1,0 +1,7 @@
+//! ssrm's resolver: contacts, groups, visitors and identity resolution, served over the
+//! SerwerSMS, TelefUM and Thulium wire protocols and the tracker's endpoints.
+//!
+//! Three layers, one direction: [`http`] (wire formats) → [`domain`] (rules) → [`store`] (sled).
+
+pub mod domain;
+pub mod store;

@@ -1,0 +1,205 @@
+//! Every key the store writes is built here and nowhere else.
+//!
+//! Tenant data lives in the `data` tree under `account id (u64 BE) | kind (u8) | rest`, so an
+//! account's records are one contiguous range and no key of one account is a prefix of
+//! another's. The `auth` tree holds the only keys that do not start with an account id: the
+//! look-ups that *find* the account (user name, token hash, site key, account name).
+
+use crate::domain::{AccountId, ContactId, GroupId, Suid};
+
+const ACCOUNT: u8 = 0x01;
+const USER: u8 = 0x02;
+const TOKEN: u8 = 0x03;
+const DOMAIN: u8 = 0x04;
+const CONTACT: u8 = 0x10;
+const GROUP: u8 = 0x11;
+const PHONE_INDEX: u8 = 0x12;
+const EMAIL_INDEX: u8 = 0x13;
+const GROUP_MEMBER: u8 = 0x14;
+const VISITOR: u8 = 0x20;
+const CONTACT_VISITOR: u8 = 0x21;
+
+/// Separates a variable-length value from the id that follows it in index keys; phone numbers
+/// and e-mail addresses never contain a NUL byte.
+const SEPARATOR: u8 = 0x00;
+
+fn start(account: AccountId, kind: u8, capacity: usize) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9 + capacity);
+    key.extend_from_slice(&account.0.to_be_bytes());
+    key.push(kind);
+    key
+}
+
+fn with_u64(mut key: Vec<u8>, value: u64) -> Vec<u8> {
+    key.extend_from_slice(&value.to_be_bytes());
+    key
+}
+
+fn with_text(mut key: Vec<u8>, text: &str) -> Vec<u8> {
+    key.extend_from_slice(text.as_bytes());
+    key.push(SEPARATOR);
+    key
+}
+
+/// Reads the trailing big-endian u64 of a key (an id after a prefix).
+pub fn trailing_id(key: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}
+
+pub fn account(account: AccountId) -> Vec<u8> {
+    start(account, ACCOUNT, 0)
+}
+
+pub fn user(account: AccountId, username: &str) -> Vec<u8> {
+    with_text(start(account, USER, username.len() + 1), username)
+}
+
+pub fn users(account: AccountId) -> Vec<u8> {
+    start(account, USER, 0)
+}
+
+pub fn token(account: AccountId, prefix: &str) -> Vec<u8> {
+    with_text(start(account, TOKEN, prefix.len() + 1), prefix)
+}
+
+pub fn tokens(account: AccountId) -> Vec<u8> {
+    start(account, TOKEN, 0)
+}
+
+pub fn domain(account: AccountId, name: &str) -> Vec<u8> {
+    with_text(start(account, DOMAIN, name.len() + 1), name)
+}
+
+pub fn domains(account: AccountId) -> Vec<u8> {
+    start(account, DOMAIN, 0)
+}
+
+pub fn contact(account: AccountId, id: ContactId) -> Vec<u8> {
+    with_u64(start(account, CONTACT, 8), id.0)
+}
+
+pub fn contacts(account: AccountId) -> Vec<u8> {
+    start(account, CONTACT, 0)
+}
+
+pub fn group(account: AccountId, id: GroupId) -> Vec<u8> {
+    with_u64(start(account, GROUP, 8), id.0)
+}
+
+pub fn groups(account: AccountId) -> Vec<u8> {
+    start(account, GROUP, 0)
+}
+
+/// `phone_index(a, p)` is the prefix of every entry for phone `p`; append a contact id for one.
+pub fn phone_index(account: AccountId, e164: &str) -> Vec<u8> {
+    with_text(start(account, PHONE_INDEX, e164.len() + 9), e164)
+}
+
+pub fn phone_entry(account: AccountId, e164: &str, contact: ContactId) -> Vec<u8> {
+    with_u64(phone_index(account, e164), contact.0)
+}
+
+pub fn email_index(account: AccountId, email: &str) -> Vec<u8> {
+    with_text(start(account, EMAIL_INDEX, email.len() + 9), email)
+}
+
+pub fn email_entry(account: AccountId, email: &str, contact: ContactId) -> Vec<u8> {
+    with_u64(email_index(account, email), contact.0)
+}
+
+pub fn group_members(account: AccountId, group: GroupId) -> Vec<u8> {
+    with_u64(start(account, GROUP_MEMBER, 16), group.0)
+}
+
+pub fn group_member(account: AccountId, group: GroupId, contact: ContactId) -> Vec<u8> {
+    with_u64(group_members(account, group), contact.0)
+}
+
+pub fn visitor(account: AccountId, suid: Suid) -> Vec<u8> {
+    let mut key = start(account, VISITOR, 16);
+    key.extend_from_slice(suid.0.as_bytes());
+    key
+}
+
+pub fn contact_visitors(account: AccountId, contact: ContactId) -> Vec<u8> {
+    with_u64(start(account, CONTACT_VISITOR, 24), contact.0)
+}
+
+pub fn contact_visitor(account: AccountId, contact: ContactId, suid: Suid) -> Vec<u8> {
+    let mut key = contact_visitors(account, contact);
+    key.extend_from_slice(suid.0.as_bytes());
+    key
+}
+
+/// Reads the suid at the end of a `contact_visitor` key.
+pub fn trailing_suid(key: &[u8]) -> Option<Suid> {
+    let tail: [u8; 16] = key.get(key.len().checked_sub(16)?..)?.try_into().ok()?;
+    Some(Suid(uuid::Uuid::from_bytes(tail)))
+}
+
+/// Keys of the `auth` tree: each maps to the id of the account it belongs to.
+pub mod auth {
+    const USERNAME: u8 = 0x01;
+    const TOKEN_SHA256: u8 = 0x02;
+    const SITE_KEY: u8 = 0x03;
+    const ACCOUNT_NAME: u8 = 0x04;
+
+    fn tagged(tag: u8, text: &str) -> Vec<u8> {
+        let mut key = Vec::with_capacity(1 + text.len());
+        key.push(tag);
+        key.extend_from_slice(text.as_bytes());
+        key
+    }
+
+    pub fn username(username: &str) -> Vec<u8> {
+        tagged(USERNAME, username)
+    }
+
+    pub fn token_sha256(sha256_hex: &str) -> Vec<u8> {
+        tagged(TOKEN_SHA256, sha256_hex)
+    }
+
+    pub fn site_key(site_key: &str) -> Vec<u8> {
+        tagged(SITE_KEY, site_key)
+    }
+
+    pub fn account_name(name: &str) -> Vec<u8> {
+        tagged(ACCOUNT_NAME, name)
+    }
+
+    /// Every account-name key: the list of accounts.
+    pub fn account_names() -> Vec<u8> {
+        vec![ACCOUNT_NAME]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_account_prefix_contains_another_accounts_keys() {
+        let a = contacts(AccountId(1));
+        let b = contact(AccountId(256), ContactId(1));
+        assert!(!b.starts_with(&a));
+        assert!(contact(AccountId(1), ContactId(7)).starts_with(&a));
+    }
+
+    #[test]
+    fn index_prefix_of_one_phone_does_not_match_a_longer_phone() {
+        let short = phone_index(AccountId(1), "+4850060070");
+        let long = phone_entry(AccountId(1), "+48500600700", ContactId(3));
+        assert!(!long.starts_with(&short));
+        assert_eq!(trailing_id(&long), Some(3));
+    }
+
+    #[test]
+    fn visitor_keys_round_trip_their_suid() {
+        let suid = Suid::random();
+        assert_eq!(
+            trailing_suid(&contact_visitor(AccountId(9), ContactId(4), suid)),
+            Some(suid)
+        );
+    }
+}

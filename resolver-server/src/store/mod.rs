@@ -1,0 +1,730 @@
+//! The storage interface: the only code that touches sled.
+//!
+//! Methods are named for what the domain needs. Every method that writes keeps a record and all
+//! of its index entries in one sled transaction, so an index can never disagree with its
+//! records. Writes are not flushed here: the caller that acknowledges a write calls
+//! [`Store::flush`] (or [`Store::flush_async`]) first.
+
+pub mod keys;
+
+use crate::domain::{
+    Account, AccountId, ApiToken, ApiUser, Contact, ContactId, DomainError, DomainResult, Email,
+    Entity, Group, GroupId, LinkCause, Millis, Phone, SiteDomain, Suid, Visitor, VisitorLink,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
+    TransactionalTree,
+};
+use sled::Transactional;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sled::Error),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    #[error("too many concurrent changes to the same records; try again")]
+    Busy,
+}
+
+type Tx<T> = ConflictableTransactionResult<T, DomainError>;
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records are plain data and always serialise")
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+fn decode_tx<T: DeserializeOwned>(bytes: &[u8]) -> Tx<T> {
+    decode(bytes).map_err(|error| ConflictableTransactionError::Abort(DomainError::Store(error)))
+}
+
+fn fail<T>(error: DomainError) -> Tx<T> {
+    Err(ConflictableTransactionError::Abort(error))
+}
+
+fn account_id_value(account: AccountId) -> [u8; 8] {
+    account.0.to_be_bytes()
+}
+
+fn account_id_from(value: &[u8]) -> Result<AccountId, StoreError> {
+    let bytes: [u8; 8] = value
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| StoreError::Corrupt("auth entry shorter than an account id".into()))?;
+    Ok(AccountId(u64::from_be_bytes(bytes)))
+}
+
+/// The sled-backed store. Cheap to clone; clones share the database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    data: sled::Tree,
+    auth: sled::Tree,
+}
+
+/// How many times a write that lost a race to a concurrent one is retried before
+/// [`StoreError::Busy`].
+const MAX_RETRIES: usize = 16;
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`. sled allows one process per directory:
+    /// a second open fails with a clear error instead of corrupting data.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        Store::from_db(db)
+    }
+
+    /// A database that lives only as long as this value (tests, benchmarks).
+    pub fn open_temporary() -> Result<Store, StoreError> {
+        Store::from_db(sled::Config::new().temporary(true).open()?)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Store, StoreError> {
+        let data = db.open_tree("data")?;
+        let auth = db.open_tree("auth")?;
+        Ok(Store { db, data, auth })
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// [`Store::flush`] without blocking an async worker thread.
+    pub async fn flush_async(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    /// A new id, unique across the whole database and never reused.
+    pub fn next_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()? + 1)
+    }
+
+    fn transaction<T>(
+        &self,
+        body: impl Fn(&TransactionalTree, &TransactionalTree) -> Tx<T>,
+    ) -> DomainResult<T> {
+        (&self.data, &self.auth)
+            .transaction(|(data, auth)| body(data, auth))
+            .map_err(|error| match error {
+                TransactionError::Abort(error) => error,
+                TransactionError::Storage(error) => DomainError::Store(StoreError::Database(error)),
+            })
+    }
+
+    fn get<T: DeserializeOwned>(&self, key: Vec<u8>) -> Result<Option<T>, StoreError> {
+        self.data.get(key)?.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    fn list<T: DeserializeOwned>(&self, prefix: Vec<u8>) -> Result<Vec<T>, StoreError> {
+        self.data
+            .scan_prefix(prefix)
+            .map(|entry| decode(&entry?.1))
+            .collect()
+    }
+
+    fn ids_under(&self, prefix: Vec<u8>) -> impl Iterator<Item = Result<u64, StoreError>> + '_ {
+        self.data.scan_prefix(prefix).keys().map(|key| {
+            let key = key?;
+            keys::trailing_id(&key)
+                .ok_or_else(|| StoreError::Corrupt("index key without id".into()))
+        })
+    }
+
+    // ----- accounts and credentials -----
+
+    /// Creates an account; its name must be unused.
+    pub fn insert_account(&self, account: &Account) -> DomainResult<()> {
+        self.transaction(|data, auth| {
+            let name_key = keys::auth::account_name(&account.name);
+            if auth.get(&name_key)?.is_some() {
+                return fail(DomainError::AlreadyExists(Entity::Account));
+            }
+            auth.insert(name_key, &account_id_value(account.id))?;
+            data.insert(keys::account(account.id), encode(account))?;
+            Ok(())
+        })
+    }
+
+    pub fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        self.get(keys::account(id))
+    }
+
+    pub fn account_by_name(&self, name: &str) -> Result<Option<Account>, StoreError> {
+        match self.auth.get(keys::auth::account_name(name))? {
+            Some(value) => self.account(account_id_from(&value)?),
+            None => Ok(None),
+        }
+    }
+
+    pub fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let mut accounts = Vec::new();
+        for entry in self.auth.scan_prefix(keys::auth::account_names()) {
+            if let Some(account) = self.account(account_id_from(&entry?.1)?)? {
+                accounts.push(account);
+            }
+        }
+        Ok(accounts)
+    }
+
+    /// Adds a user; user names are unique across all accounts because a login alone must
+    /// identify the account.
+    pub fn insert_user(&self, account: AccountId, user: &ApiUser) -> DomainResult<()> {
+        self.transaction(|data, auth| {
+            if data.get(keys::account(account))?.is_none() {
+                return fail(DomainError::NotFound(Entity::Account));
+            }
+            let name_key = keys::auth::username(&user.username);
+            if auth.get(&name_key)?.is_some() {
+                return fail(DomainError::AlreadyExists(Entity::User));
+            }
+            auth.insert(name_key, &account_id_value(account))?;
+            data.insert(keys::user(account, &user.username), encode(user))?;
+            Ok(())
+        })
+    }
+
+    pub fn user(&self, account: AccountId, username: &str) -> Result<Option<ApiUser>, StoreError> {
+        self.get(keys::user(account, username))
+    }
+
+    /// Finds a user by login alone (the SerwerSMS and TelefUM credentials carry no account).
+    pub fn user_by_name(&self, username: &str) -> Result<Option<(AccountId, ApiUser)>, StoreError> {
+        let Some(value) = self.auth.get(keys::auth::username(username))? else {
+            return Ok(None);
+        };
+        let account = account_id_from(&value)?;
+        Ok(self.user(account, username)?.map(|user| (account, user)))
+    }
+
+    pub fn users(&self, account: AccountId) -> Result<Vec<ApiUser>, StoreError> {
+        self.list(keys::users(account))
+    }
+
+    pub fn insert_token(&self, account: AccountId, token: &ApiToken) -> DomainResult<()> {
+        self.transaction(|data, auth| {
+            let key = keys::token(account, &token.prefix);
+            if data.get(&key)?.is_some() {
+                return fail(DomainError::AlreadyExists(Entity::Token));
+            }
+            auth.insert(
+                keys::auth::token_sha256(&token.sha256),
+                &account_id_value(account),
+            )?;
+            data.insert(key, encode(token))?;
+            Ok(())
+        })
+    }
+
+    /// The token whose SHA-256 is `sha256_hex`, with its account (revoked ones included: the
+    /// caller decides what a revoked token means).
+    pub fn token_by_sha256(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<Option<(AccountId, ApiToken)>, StoreError> {
+        let Some(value) = self.auth.get(keys::auth::token_sha256(sha256_hex))? else {
+            return Ok(None);
+        };
+        let account = account_id_from(&value)?;
+        let token = self
+            .list::<ApiToken>(keys::tokens(account))?
+            .into_iter()
+            .find(|token| token.sha256 == sha256_hex);
+        Ok(token.map(|token| (account, token)))
+    }
+
+    pub fn tokens(&self, account: AccountId) -> Result<Vec<ApiToken>, StoreError> {
+        self.list(keys::tokens(account))
+    }
+
+    /// Marks the token named by `prefix` revoked at `at`; revoking twice keeps the first time.
+    pub fn revoke_token(
+        &self,
+        account: AccountId,
+        prefix: &str,
+        at: Millis,
+    ) -> DomainResult<ApiToken> {
+        self.transaction(|data, _| {
+            let key = keys::token(account, prefix);
+            let Some(bytes) = data.get(&key)? else {
+                return fail(DomainError::NotFound(Entity::Token));
+            };
+            let mut token: ApiToken = decode_tx(&bytes)?;
+            token.revoked_at.get_or_insert(at);
+            data.insert(key, encode(&token))?;
+            Ok(token)
+        })
+    }
+
+    /// Registers a domain for an account; one account registers a domain name once.
+    pub fn insert_domain(&self, account: AccountId, domain: &SiteDomain) -> DomainResult<()> {
+        self.transaction(|data, auth| {
+            if data.get(keys::account(account))?.is_none() {
+                return fail(DomainError::NotFound(Entity::Account));
+            }
+            let key = keys::domain(account, &domain.name);
+            if data.get(&key)?.is_some() {
+                return fail(DomainError::AlreadyExists(Entity::Domain));
+            }
+            let mut value = account_id_value(account).to_vec();
+            value.extend_from_slice(domain.name.as_bytes());
+            auth.insert(keys::auth::site_key(&domain.site_key), value)?;
+            data.insert(key, encode(domain))?;
+            Ok(())
+        })
+    }
+
+    pub fn domains(&self, account: AccountId) -> Result<Vec<SiteDomain>, StoreError> {
+        self.list(keys::domains(account))
+    }
+
+    pub fn domain(&self, account: AccountId, name: &str) -> Result<Option<SiteDomain>, StoreError> {
+        self.get(keys::domain(account, name))
+    }
+
+    /// Finds the domain a tracker's site key names, with the account that owns it.
+    pub fn domain_by_site_key(
+        &self,
+        site_key: &str,
+    ) -> Result<Option<(AccountId, SiteDomain)>, StoreError> {
+        let Some(value) = self.auth.get(keys::auth::site_key(site_key))? else {
+            return Ok(None);
+        };
+        let account = account_id_from(&value)?;
+        let name = std::str::from_utf8(&value[8..])
+            .map_err(|_| StoreError::Corrupt("site key entry with a non-UTF-8 domain".into()))?;
+        Ok(self.domain(account, name)?.map(|domain| (account, domain)))
+    }
+
+    /// Replaces a domain's settings (never its name or site key).
+    pub fn update_domain(
+        &self,
+        account: AccountId,
+        name: &str,
+        change: impl Fn(&mut SiteDomain),
+    ) -> DomainResult<SiteDomain> {
+        self.transaction(|data, _| {
+            let key = keys::domain(account, name);
+            let Some(bytes) = data.get(&key)? else {
+                return fail(DomainError::NotFound(Entity::Domain));
+            };
+            let mut domain: SiteDomain = decode_tx(&bytes)?;
+            change(&mut domain);
+            data.insert(key, encode(&domain))?;
+            Ok(domain)
+        })
+    }
+
+    // ----- contacts -----
+
+    pub fn contact(
+        &self,
+        account: AccountId,
+        id: ContactId,
+    ) -> Result<Option<Contact>, StoreError> {
+        self.get(keys::contact(account, id))
+    }
+
+    fn contacts_under(
+        &self,
+        account: AccountId,
+        prefix: Vec<u8>,
+    ) -> Result<Vec<Contact>, StoreError> {
+        let mut contacts = Vec::new();
+        for id in self.ids_under(prefix) {
+            if let Some(contact) = self.contact(account, ContactId(id?))? {
+                contacts.push(contact);
+            }
+        }
+        Ok(contacts)
+    }
+
+    /// Contacts whose phone is `phone`, oldest first, through the phone index.
+    pub fn contacts_by_phone(
+        &self,
+        account: AccountId,
+        phone: &Phone,
+    ) -> Result<Vec<Contact>, StoreError> {
+        self.contacts_under(account, keys::phone_index(account, phone.as_str()))
+    }
+
+    /// Contacts whose e-mail is `email`, oldest first, through the e-mail index.
+    pub fn contacts_by_email(
+        &self,
+        account: AccountId,
+        email: &Email,
+    ) -> Result<Vec<Contact>, StoreError> {
+        self.contacts_under(account, keys::email_index(account, email.as_str()))
+    }
+
+    /// Every contact of the account in id order (oldest first).
+    pub fn contacts(
+        &self,
+        account: AccountId,
+    ) -> impl Iterator<Item = Result<Contact, StoreError>> + '_ {
+        self.data
+            .scan_prefix(keys::contacts(account))
+            .values()
+            .map(|value| decode(&value?))
+    }
+
+    /// Ids of the contacts in a group, in id order.
+    pub fn group_member_ids(
+        &self,
+        account: AccountId,
+        group: GroupId,
+    ) -> impl Iterator<Item = Result<ContactId, StoreError>> + '_ {
+        self.ids_under(keys::group_members(account, group))
+            .map(|id| id.map(ContactId))
+    }
+
+    /// Stores a new contact with its indexes and group memberships (unknown groups are dropped)
+    /// and, when `link` names a visitor, links that visitor to it. Returns the stored contact.
+    pub fn insert_contact(
+        &self,
+        account: AccountId,
+        contact: &Contact,
+        link: Option<(Suid, LinkCause)>,
+    ) -> DomainResult<Contact> {
+        self.transaction(|data, _| {
+            let mut contact = contact.clone();
+            if let Some((suid, cause)) = link {
+                tx_link_visitor(data, account, &mut contact, suid, cause)?;
+            }
+            tx_put_contact(data, account, None, contact)
+        })
+    }
+
+    /// Creates `group` and stores `contacts` in it, all in one transaction.
+    pub fn insert_group_with_contacts(
+        &self,
+        account: AccountId,
+        group: &Group,
+        contacts: &[Contact],
+    ) -> DomainResult<()> {
+        self.transaction(|data, _| {
+            data.insert(keys::group(account, group.id), encode(group))?;
+            for contact in contacts {
+                tx_put_contact(data, account, None, contact.clone())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads contact `id`, lets `change` compute its new state, and stores that with its
+    /// indexes, in one transaction (`change` may run more than once if a concurrent write
+    /// wins a race). With `link`, also links that visitor.
+    pub fn update_contact(
+        &self,
+        account: AccountId,
+        id: ContactId,
+        change: impl Fn(&Contact) -> DomainResult<Contact>,
+        link: Option<(Suid, LinkCause)>,
+    ) -> DomainResult<Contact> {
+        self.transaction(|data, _| {
+            let Some(bytes) = data.get(keys::contact(account, id))? else {
+                return fail(DomainError::NotFound(Entity::Contact));
+            };
+            let old: Contact = decode_tx(&bytes)?;
+            let mut new = change(&old).map_err(ConflictableTransactionError::Abort)?;
+            new.id = old.id;
+            if let Some((suid, cause)) = link {
+                tx_link_visitor(data, account, &mut new, suid, cause)?;
+            }
+            tx_put_contact(data, account, Some(&old), new)
+        })
+    }
+
+    /// Deletes the contacts, all or none: one unknown id fails the whole call.
+    pub fn delete_contacts(&self, account: AccountId, ids: &[ContactId]) -> DomainResult<()> {
+        let visitor_keys = self.visitor_link_keys(account, ids)?;
+        self.transaction(|data, _| {
+            for id in ids {
+                let Some(bytes) = data.get(keys::contact(account, *id))? else {
+                    return fail(DomainError::NotFound(Entity::Contact));
+                };
+                tx_remove_contact(data, account, &decode_tx(&bytes)?)?;
+            }
+            for key in &visitor_keys {
+                data.remove(key.as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The contact→visitor index entries of `ids`, read before a delete (sled transactions
+    /// cannot scan). An entry added by a racing link is harmless: ids are never reused.
+    fn visitor_link_keys(
+        &self,
+        account: AccountId,
+        ids: &[ContactId],
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut found = Vec::new();
+        for id in ids {
+            for key in self
+                .data
+                .scan_prefix(keys::contact_visitors(account, *id))
+                .keys()
+            {
+                found.push(key?.to_vec());
+            }
+        }
+        Ok(found)
+    }
+
+    // ----- groups -----
+
+    pub fn group(&self, account: AccountId, id: GroupId) -> Result<Option<Group>, StoreError> {
+        self.get(keys::group(account, id))
+    }
+
+    pub fn groups(&self, account: AccountId) -> Result<Vec<Group>, StoreError> {
+        self.list(keys::groups(account))
+    }
+
+    pub fn insert_group(&self, account: AccountId, group: &Group) -> DomainResult<()> {
+        self.data
+            .insert(keys::group(account, group.id), encode(group))
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    pub fn rename_group(&self, account: AccountId, id: GroupId, name: &str) -> DomainResult<Group> {
+        self.transaction(|data, _| {
+            let key = keys::group(account, id);
+            let Some(bytes) = data.get(&key)? else {
+                return fail(DomainError::NotFound(Entity::Group));
+            };
+            let mut group: Group = decode_tx(&bytes)?;
+            name.clone_into(&mut group.name);
+            data.insert(key, encode(&group))?;
+            Ok(group)
+        })
+    }
+
+    /// Deletes groups, all or none (one unknown id fails the call). Their contacts leave the
+    /// groups, or are deleted too when `delete_contacts` is set.
+    pub fn delete_groups(
+        &self,
+        account: AccountId,
+        ids: &[GroupId],
+        delete_contacts: bool,
+    ) -> DomainResult<()> {
+        for _ in 0..MAX_RETRIES {
+            // Members are read first because sled transactions cannot scan; the transaction
+            // checks each group's member count against what was read and starts over if a
+            // concurrent write changed the membership in between.
+            let mut members = Vec::with_capacity(ids.len());
+            for id in ids {
+                members.push(
+                    self.group_member_ids(account, *id)
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
+            let contact_ids: Vec<ContactId> = members.iter().flatten().copied().collect();
+            let visitor_keys = if delete_contacts {
+                self.visitor_link_keys(account, &contact_ids)?
+            } else {
+                Vec::new()
+            };
+            let outcome = self.transaction(|data, _| {
+                for (id, members) in ids.iter().zip(&members) {
+                    let Some(bytes) = data.get(keys::group(account, *id))? else {
+                        return fail(DomainError::NotFound(Entity::Group));
+                    };
+                    let group: Group = decode_tx(&bytes)?;
+                    if group.count != members.len() as u64 {
+                        return fail(DomainError::Store(StoreError::Busy));
+                    }
+                }
+                for (id, members) in ids.iter().zip(&members) {
+                    for contact_id in members {
+                        let Some(bytes) = data.get(keys::contact(account, *contact_id))? else {
+                            continue; // deleted above as a member of an earlier group
+                        };
+                        let contact: Contact = decode_tx(&bytes)?;
+                        if delete_contacts {
+                            tx_remove_contact(data, account, &contact)?;
+                        } else {
+                            let mut changed = contact.clone();
+                            changed.groups.retain(|group| group != id);
+                            tx_put_contact(data, account, Some(&contact), changed)?;
+                        }
+                    }
+                    data.remove(keys::group(account, *id))?;
+                }
+                for key in &visitor_keys {
+                    data.remove(key.as_slice())?;
+                }
+                Ok(())
+            });
+            match outcome {
+                Err(DomainError::Store(StoreError::Busy)) => continue,
+                other => return other,
+            }
+        }
+        Err(DomainError::Store(StoreError::Busy))
+    }
+
+    // ----- visitors -----
+
+    pub fn visitor(&self, account: AccountId, suid: Suid) -> Result<Option<Visitor>, StoreError> {
+        self.get(keys::visitor(account, suid))
+    }
+
+    /// The visitors linked to a contact, through the contact→visitor index.
+    pub fn contact_visitors(
+        &self,
+        account: AccountId,
+        contact: ContactId,
+    ) -> Result<Vec<Visitor>, StoreError> {
+        let mut visitors = Vec::new();
+        for key in self
+            .data
+            .scan_prefix(keys::contact_visitors(account, contact))
+            .keys()
+        {
+            let key = key?;
+            let suid = keys::trailing_suid(&key)
+                .ok_or_else(|| StoreError::Corrupt("contact-visitor key without suid".into()))?;
+            if let Some(visitor) = self.visitor(account, suid)? {
+                if visitor.link.map(|link| link.contact) == Some(contact) {
+                    visitors.push(visitor);
+                }
+            }
+        }
+        Ok(visitors)
+    }
+}
+
+/// Writes `new` (replacing `old`) with every index entry it implies, keeping group counts.
+/// Groups that do not exist in the account are dropped from `new.groups`.
+fn tx_put_contact(
+    data: &TransactionalTree,
+    account: AccountId,
+    old: Option<&Contact>,
+    mut new: Contact,
+) -> Tx<Contact> {
+    new.groups.sort_unstable();
+    new.groups.dedup();
+    let mut kept = Vec::with_capacity(new.groups.len());
+    for group in &new.groups {
+        let already = old.is_some_and(|old| old.groups.contains(group));
+        if already || data.get(keys::group(account, *group))?.is_some() {
+            kept.push(*group);
+        }
+    }
+    new.groups = kept;
+
+    let empty = Vec::new();
+    let old_groups = old.map_or(&empty, |old| &old.groups);
+    for group in old_groups.iter().filter(|g| !new.groups.contains(g)) {
+        data.remove(keys::group_member(account, *group, new.id))?;
+        tx_adjust_group_count(data, account, *group, -1)?;
+    }
+    for group in new.groups.iter().filter(|g| !old_groups.contains(g)) {
+        data.insert(keys::group_member(account, *group, new.id), &[])?;
+        tx_adjust_group_count(data, account, *group, 1)?;
+    }
+
+    if let Some(old) = old {
+        if old.phone != new.phone {
+            data.remove(keys::phone_entry(account, old.phone.as_str(), old.id))?;
+        }
+        if let Some(email) = old
+            .email
+            .as_ref()
+            .filter(|email| new.email.as_ref() != Some(*email))
+        {
+            data.remove(keys::email_entry(account, email.as_str(), old.id))?;
+        }
+    }
+    data.insert(keys::phone_entry(account, new.phone.as_str(), new.id), &[])?;
+    if let Some(email) = &new.email {
+        data.insert(keys::email_entry(account, email.as_str(), new.id), &[])?;
+    }
+    data.insert(keys::contact(account, new.id), encode(&new))?;
+    Ok(new)
+}
+
+/// Removes a contact, its index entries and memberships.
+fn tx_remove_contact(data: &TransactionalTree, account: AccountId, contact: &Contact) -> Tx<()> {
+    for group in &contact.groups {
+        data.remove(keys::group_member(account, *group, contact.id))?;
+        tx_adjust_group_count(data, account, *group, -1)?;
+    }
+    data.remove(keys::phone_entry(
+        account,
+        contact.phone.as_str(),
+        contact.id,
+    ))?;
+    if let Some(email) = &contact.email {
+        data.remove(keys::email_entry(account, email.as_str(), contact.id))?;
+    }
+    data.remove(keys::contact(account, contact.id))?;
+    Ok(())
+}
+
+fn tx_adjust_group_count(
+    data: &TransactionalTree,
+    account: AccountId,
+    group: GroupId,
+    delta: i64,
+) -> Tx<()> {
+    let key = keys::group(account, group);
+    if let Some(bytes) = data.get(&key)? {
+        let mut record: Group = decode_tx(&bytes)?;
+        record.count = record.count.saturating_add_signed(delta);
+        data.insert(key, encode(&record))?;
+    }
+    Ok(())
+}
+
+/// Links visitor `suid` (created if never seen) to `contact` unless it is already linked to a
+/// different contact that still exists: only an anonymous visitor is merged into a contact.
+/// The contact's canonical suid is set if it had none. Returns whether the link was made.
+fn tx_link_visitor(
+    data: &TransactionalTree,
+    account: AccountId,
+    contact: &mut Contact,
+    suid: Suid,
+    cause: LinkCause,
+) -> Tx<bool> {
+    let now = crate::domain::now_millis();
+    let key = keys::visitor(account, suid);
+    let mut visitor = match data.get(&key)? {
+        Some(bytes) => decode_tx::<Visitor>(&bytes)?,
+        None => Visitor::new(suid, now),
+    };
+    if let Some(link) = visitor.link {
+        if link.contact == contact.id {
+            contact.suid.get_or_insert(suid);
+            return Ok(true);
+        }
+        if data.get(keys::contact(account, link.contact))?.is_some() {
+            return Ok(false);
+        }
+    }
+    visitor.link = Some(VisitorLink {
+        contact: contact.id,
+        cause,
+        at: now,
+    });
+    data.insert(key, encode(&visitor))?;
+    data.insert(keys::contact_visitor(account, contact.id, suid), &[])?;
+    contact.suid.get_or_insert(suid);
+    Ok(true)
+}
