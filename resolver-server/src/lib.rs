@@ -3,5 +3,7 @@
 //!
 //! Three layers, one direction: [`http`] (wire formats) → [`domain`] (rules) → [`store`] (sled).
 
+pub mod cli;
 pub mod domain;
+pub mod http;
 pub mod store;

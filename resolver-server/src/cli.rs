@@ -1,0 +1,333 @@
+//! The command line: `serve` and the administration commands. Each command parses its
+//! arguments, calls the domain, prints the one thing it promises, and exits non-zero with a
+//! one-line reason on error.
+#![allow(clippy::print_stdout)]
+
+use crate::domain::{self, Account};
+use crate::http::{self, AppState};
+use crate::store::Store;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+/// ssrm resolver: recognise a site's visitors; SerwerSMS, TelefUM and Thulium compatible APIs.
+///
+/// The database (sled) admits one process at a time: run the administration commands while the
+/// server is stopped, or they fail with "database is in use".
+#[derive(Debug, Parser)]
+#[command(name = "resolver-server", version)]
+pub struct Cli {
+    /// Directory of the embedded database (created if missing).
+    #[arg(
+        long,
+        env = "SSRM_DATA_DIR",
+        default_value = "ssrm-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the APIs and the tracker over HTTP.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SSRM_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Create (first time) a demo account with a user, a token and the domains `localhost`
+        /// and `127.0.0.1`, and print their credentials.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage API users (logins for the APIs and admin pages).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage an account's website domains.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account; prints its id.
+    Add {
+        name: String,
+        /// Country for phone numbers typed without a prefix (ISO 3166-1 alpha-2).
+        #[arg(long, default_value = "PL")]
+        country: String,
+    },
+    /// List accounts: id, name, country.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password (at least 8 characters) is read from standard input.
+    Add {
+        account: String,
+        username: String,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List an account's users.
+    List { account: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; prints only the token (shown once, stored hashed).
+    Create {
+        account: String,
+        /// The user the token acts as (author of events and contacts it creates).
+        #[arg(long)]
+        user: Option<String>,
+        /// Days until the token expires (never, if absent).
+        #[arg(long)]
+        expires_days: Option<u32>,
+    },
+    /// Revoke a token by its prefix (the 8 characters after `ssrm_`, as `token list` shows).
+    Revoke {
+        account: String,
+        token_prefix: String,
+    },
+    /// List tokens: prefix, user, created, expires, revoked.
+    List { account: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Register a website domain; prints only its site key.
+    Add { account: String, domain: String },
+    /// List domains: name, site key, whether trackUser needs a hash.
+    List { account: String },
+    /// Require identity verification for trackUser on a domain; prints the site secret.
+    RequireHash { account: String, domain: String },
+}
+
+fn open_store(dir: &Path) -> anyhow::Result<Store> {
+    Store::open(dir).with_context(|| {
+        format!(
+            "cannot open the database in {} (is a server already using it?)",
+            dir.display()
+        )
+    })
+}
+
+fn account(store: &Store, name: &str) -> anyhow::Result<Account> {
+    domain::account_named(store, name).with_context(|| format!("no account named {name:?}"))
+}
+
+fn format_time(millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| millis.to_string())
+}
+
+/// Runs one command line to completion.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let store = open_store(&cli.data_dir)?;
+    match cli.command {
+        Command::Serve { listen, demo } => {
+            if demo {
+                print_demo(&ensure_demo(&store, &cli.data_dir)?, &listen);
+            }
+            serve(store, &listen)
+        }
+        Command::Account(AccountCommand::Add { name, country }) => {
+            let account = domain::create_account(&store, &name, Some(&country))?;
+            store.flush()?;
+            println!("{}", account.id);
+            Ok(())
+        }
+        Command::Account(AccountCommand::List) => {
+            for account in store.accounts()? {
+                println!("{}\t{}\t{}", account.id, account.name, account.country);
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            account: name,
+            username,
+            ..
+        }) => {
+            let account = account(&store, &name)?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            domain::add_user(&store, account.id, &username, password)?;
+            store.flush()?;
+            Ok(())
+        }
+        Command::User(UserCommand::List { account: name }) => {
+            for user in store.users(account(&store, &name)?.id)? {
+                println!("{}\t{}", user.username, format_time(user.created_at));
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            account: name,
+            user,
+            expires_days,
+        }) => {
+            let account = account(&store, &name)?;
+            let token = domain::create_token(&store, account.id, user.as_deref(), expires_days)?;
+            store.flush()?;
+            println!("{}", token.secret);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke {
+            account: name,
+            token_prefix,
+        }) => {
+            let account = account(&store, &name)?;
+            domain::revoke_token(&store, account.id, &token_prefix)?;
+            store.flush()?;
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { account: name }) => {
+            for token in store.tokens(account(&store, &name)?.id)? {
+                let expires = token
+                    .expires_at
+                    .map(format_time)
+                    .unwrap_or_else(|| "never".into());
+                let revoked = token
+                    .revoked_at
+                    .map(format_time)
+                    .unwrap_or_else(|| "-".into());
+                let user = token.username.as_deref().unwrap_or("-");
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    token.prefix,
+                    user,
+                    format_time(token.created_at),
+                    expires,
+                    revoked
+                );
+            }
+            Ok(())
+        }
+        Command::Domain(DomainCommand::Add {
+            account: name,
+            domain,
+        }) => {
+            let account = account(&store, &name)?;
+            let domain = domain::add_domain(&store, account.id, &domain)?;
+            store.flush()?;
+            println!("{}", domain.site_key);
+            Ok(())
+        }
+        Command::Domain(DomainCommand::List { account: name }) => {
+            for domain in store.domains(account(&store, &name)?.id)? {
+                let verification = if domain.require_hash {
+                    "hash-required"
+                } else {
+                    "hash-optional"
+                };
+                println!("{}\t{}\t{}", domain.name, domain.site_key, verification);
+            }
+            Ok(())
+        }
+        Command::Domain(DomainCommand::RequireHash {
+            account: name,
+            domain,
+        }) => {
+            let account = account(&store, &name)?;
+            let domain = domain::require_hash(&store, account.id, &domain)?;
+            store.flush()?;
+            println!("{}", domain.secret);
+            Ok(())
+        }
+    }
+}
+
+fn serve(store: Store, listen: &str) -> anyhow::Result<()> {
+    let listener =
+        TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    actix_web::rt::System::new()
+        .block_on(async move { http::run(listener, AppState { store })?.await })?;
+    Ok(())
+}
+
+/// What `serve --demo` prints.
+pub struct DemoCredentials {
+    pub account: String,
+    pub username: String,
+    pub password: String,
+    pub token: String,
+    pub site_key: String,
+}
+
+const DEMO_FILE: &str = "demo-credentials.txt";
+
+/// Creates the demo account on first use and keeps its credentials in the data directory (a
+/// token is shown once, so the demo remembers it for later starts).
+fn ensure_demo(store: &Store, data_dir: &Path) -> anyhow::Result<DemoCredentials> {
+    let file = data_dir.join(DEMO_FILE);
+    if store.account_by_name("demo")?.is_some() {
+        let saved = std::fs::read_to_string(&file)
+            .with_context(|| format!("demo account exists but {} is missing", file.display()))?;
+        let field = |name: &str| {
+            saved
+                .lines()
+                .find_map(|line| line.strip_prefix(name).map(str::to_owned))
+                .unwrap_or_default()
+        };
+        return Ok(DemoCredentials {
+            account: "demo".into(),
+            username: field("username="),
+            password: field("password="),
+            token: field("token="),
+            site_key: field("site_key="),
+        });
+    }
+    let account = domain::create_account(store, "demo", Some("PL"))?;
+    let password = "demo-password".to_owned();
+    domain::add_user(store, account.id, "demo", &password)?;
+    let token = domain::create_token(store, account.id, Some("demo"), None)?;
+    let site = domain::add_domain(store, account.id, "127.0.0.1")?;
+    domain::add_domain(store, account.id, "localhost")?;
+    store.flush()?;
+    let credentials = DemoCredentials {
+        account: account.name,
+        username: "demo".into(),
+        password,
+        token: token.secret,
+        site_key: site.site_key,
+    };
+    let text = format!(
+        "username={}\npassword={}\ntoken={}\nsite_key={}\n",
+        credentials.username, credentials.password, credentials.token, credentials.site_key
+    );
+    std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(credentials)
+}
+
+fn print_demo(demo: &DemoCredentials, listen: &str) {
+    println!("ssrm resolver (demo) on http://{listen}/");
+    println!("  account:  {}", demo.account);
+    println!("  login:    {} / {}", demo.username, demo.password);
+    println!("  token:    {}", demo.token);
+    println!(
+        "  site key: {} (domains 127.0.0.1 and localhost)",
+        demo.site_key
+    );
+    println!("  try:      curl -s -H 'Authorization: Bearer {}' -d group_id=none http://{listen}/contacts/index.json", demo.token);
+}

@@ -1,0 +1,34 @@
+//! The HTTP side: actix wiring and one module per wire protocol. Handlers decode a request
+//! into one domain call and encode its result; rules live in [`crate::domain`].
+
+mod body;
+mod serwersms;
+
+use crate::store::Store;
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+use std::net::TcpListener;
+
+pub use body::MAX_BODY_BYTES;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+/// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`).
+pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            // The path only: query strings may carry credentials (TelefUM sends passwords there).
+            .wrap(middleware::Logger::new("%a %U %s %b %Dms"))
+            .wrap(middleware::NormalizePath::trim())
+            .configure(serwersms::configure)
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

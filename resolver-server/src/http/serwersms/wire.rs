@@ -1,0 +1,69 @@
+//! SerwerSMS answer bodies, built from domain records. Ids are JSON integers and `success` a
+//! JSON boolean, as the official test suites check.
+//!
+//! Spec: `shared/spec/serwersms-api-v2.md`, section Responses.
+
+use crate::domain::{Contact, ContactListItem, Group, ImportReport, Page, PhoneGroup};
+use serde_json::{json, Value};
+
+pub fn success() -> Value {
+    json!({ "success": true })
+}
+
+pub fn success_id(id: u64) -> Value {
+    json!({ "success": true, "id": id })
+}
+
+pub fn list<T>(page: Page<T>, item: impl Fn(T) -> Value) -> Value {
+    json!({
+        "paging": { "page": page.page, "count": page.pages },
+        "items": page.items.into_iter().map(item).collect::<Vec<_>>(),
+    })
+}
+
+pub fn group(group: &Group) -> Value {
+    json!({ "id": group.id.0, "name": group.name, "count": group.count })
+}
+
+pub fn contact(contact: &Contact) -> Value {
+    json!({
+        "id": contact.id.0,
+        "phone": contact.phone.as_str(),
+        "email": contact.email.as_ref().map(|e| e.as_str()).unwrap_or_default(),
+        "company": contact.company,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "tax_id": contact.tax_id,
+        "address": contact.address,
+        "city": contact.city,
+        "description": contact.description,
+        "blacklist": contact.blacklist,
+    })
+}
+
+pub fn contact_list_item(item: ContactListItem) -> Value {
+    let mut value = contact(&item.contact);
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "group_id".into(),
+            item.group.as_ref().map_or(Value::Null, |g| json!(g.id.0)),
+        );
+        map.insert(
+            "group_name".into(),
+            item.group.map_or(Value::Null, |g| json!(g.name)),
+        );
+    }
+    value
+}
+
+pub fn phone_groups(found: Vec<PhoneGroup>) -> Value {
+    let items: Vec<Value> = found
+        .into_iter()
+        .map(|entry| json!({ "id": entry.contact.0, "group_id": entry.group.id.0, "group_name": entry.group.name }))
+        .collect();
+    json!({ "items": items })
+}
+
+pub fn import(report: ImportReport) -> Value {
+    json!({ "success": true, "id": report.group.0, "correct": report.correct, "failed": report.failed })
+}
