@@ -1,1 +1,157 @@
-//! Shared test support.
+//! Test support: a real resolver-server on `127.0.0.1:0` over a fresh sled directory, and
+//! helpers to call it the way real clients do.
+
+use resolver_server::domain::{self, Account, AccountId};
+use resolver_server::http::{self, AppState};
+use resolver_server::store::Store;
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tempfile::TempDir;
+
+/// A running server and direct access to its store (for setting up accounts and for checking
+/// what was really stored).
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub base: String,
+    pub store: Store,
+    pub client: reqwest::Client,
+    _dir: TempDir,
+}
+
+/// An account with a user (password `password-<name>`) and a token.
+pub struct TestAccount {
+    pub account: Account,
+    pub username: String,
+    pub password: String,
+    pub token: String,
+}
+
+impl TestAccount {
+    pub fn id(&self) -> AccountId {
+        self.account.id
+    }
+}
+
+/// Starts a server on a free loopback port with an empty database in a temporary directory.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = Store::open(dir.path()).expect("open store");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("local address").port();
+    let server = http::run(
+        listener,
+        AppState {
+            store: store.clone(),
+        },
+    )
+    .expect("server starts");
+    tokio::spawn(server);
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        store,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Creates an account `name` with user `name` and a token acting as that user.
+    pub fn account(&self, name: &str) -> TestAccount {
+        let account = domain::create_account(&self.store, name, None).expect("account");
+        let password = format!("password-{name}");
+        domain::add_user(&self.store, account.id, name, &password).expect("user");
+        let token = domain::create_token(&self.store, account.id, Some(name), None).expect("token");
+        TestAccount {
+            account,
+            username: name.to_owned(),
+            password,
+            token: token.secret,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    /// POSTs a JSON body with a Bearer token, as the current official clients do, and returns
+    /// the decoded answer (asserting HTTP 200).
+    pub async fn call(&self, token: &str, path: &str, body: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.expect("JSON answer")
+    }
+
+    /// POSTs a form body given as raw `application/x-www-form-urlencoded` text.
+    pub async fn form(&self, path: &str, body: &str) -> Value {
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.expect("JSON answer")
+    }
+}
+
+/// The error code of a SerwerSMS error answer, if it is one.
+pub fn error_code(answer: &Value) -> Option<i64> {
+    answer.get("error")?.get("code")?.as_i64()
+}
+
+/// The repository's root directory.
+pub fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}
+
+/// A Python virtualenv with the official SerwerSMS client (`serwersmsv2api`, which needs
+/// `requests` but does not declare it), created under `target/` on first use. Returns its
+/// interpreter.
+pub fn python_with_serwersms_client() -> PathBuf {
+    let venv = repository_root().join("target").join("venv-serwersms");
+    let python = venv.join("bin").join("python");
+    let ready = Command::new(&python)
+        .args(["-c", "import serwersms, requests"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !ready {
+        let status = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .expect("python3 runs");
+        assert!(status.success(), "python3 -m venv failed");
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "serwersmsv2api==0.0.2",
+                "requests",
+            ])
+            .status()
+            .expect("pip runs");
+        assert!(
+            status.success(),
+            "pip install serwersmsv2api requests failed"
+        );
+    }
+    python
+}

@@ -17,6 +17,20 @@ pub struct AppState {
     pub store: Store,
 }
 
+/// Makes every acknowledged write durable before the answer goes out. sled's own
+/// `flush_async` hangs under concurrent callers, so the blocking flush runs on the blocking pool.
+async fn flush(store: &Store) -> Result<(), ()> {
+    let store = store.clone();
+    match web::block(move || store.flush()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "flush failed");
+            Err(())
+        }
+        Err(_) => Err(()),
+    }
+}
+
 /// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let state = web::Data::new(state);

@@ -3,7 +3,7 @@
 //! Methods are named for what the domain needs. Every method that writes keeps a record and all
 //! of its index entries in one sled transaction, so an index can never disagree with its
 //! records. Writes are not flushed here: the caller that acknowledges a write calls
-//! [`Store::flush`] (or [`Store::flush_async`]) first.
+//! [`Store::flush`] first.
 
 pub mod keys;
 
@@ -94,12 +94,6 @@ impl Store {
     /// Makes every write so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
-        Ok(())
-    }
-
-    /// [`Store::flush`] without blocking an async worker thread.
-    pub async fn flush_async(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
         Ok(())
     }
 

@@ -407,10 +407,9 @@ async fn answer(
         .await
         .map_err(|_| SmsError::internal())??;
     if action.writes() {
-        state.store.flush_async().await.map_err(|error| {
-            tracing::error!(%error, "flush failed");
-            SmsError::internal()
-        })?;
+        super::flush(&state.store)
+            .await
+            .map_err(|()| SmsError::internal())?;
     }
     Ok(answer)
 }
