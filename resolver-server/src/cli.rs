@@ -8,7 +8,7 @@ use crate::http::{self, AppState};
 use crate::store::Store;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
@@ -321,13 +321,14 @@ fn ensure_demo(store: &Store, data_dir: &Path) -> anyhow::Result<DemoCredentials
 }
 
 fn print_demo(demo: &DemoCredentials, listen: &str) {
-    println!("ssrm resolver (demo) on http://{listen}/");
-    println!("  account:  {}", demo.account);
-    println!("  login:    {} / {}", demo.username, demo.password);
-    println!("  token:    {}", demo.token);
-    println!(
-        "  site key: {} (domains 127.0.0.1 and localhost)",
-        demo.site_key
+    // Written, not println!: a closed stdout (a supervisor that stopped reading) must not stop
+    // the server from starting.
+    let banner = format!(
+        "ssrm resolver (demo) on http://{listen}/\n  account:  {}\n  login:    {} / {}\n  token:    {}\n  site key: {} (domains 127.0.0.1 and localhost)\n  try:      curl -s -H 'Authorization: Bearer {}' -d group_id=none http://{listen}/contacts/index.json\n",
+        demo.account, demo.username, demo.password, demo.token, demo.site_key, demo.token
     );
-    println!("  try:      curl -s -H 'Authorization: Bearer {}' -d group_id=none http://{listen}/contacts/index.json", demo.token);
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(banner.as_bytes())
+        .and_then(|()| stdout.flush());
 }

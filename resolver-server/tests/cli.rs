@@ -20,14 +20,23 @@ fn run(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("binary starts");
     if let Some(text) = stdin {
-        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
     }
     drop(child.stdin.take());
     child.wait_with_output().expect("binary finishes")
 }
 
 fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
 }
 
@@ -54,25 +63,67 @@ fn every_command_has_help() {
 fn administration_commands_print_only_what_they_promise() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path();
-    stdout(&run(data, &["account", "add", "shop", "--country", "DE"], None));
+    stdout(&run(
+        data,
+        &["account", "add", "shop", "--country", "DE"],
+        None,
+    ));
     assert!(stdout(&run(data, &["account", "list"], None)).contains("\tshop\tDE"));
-    stdout(&run(data, &["user", "add", "shop", "jan", "--password-stdin"], Some("long enough password\n")));
+    stdout(&run(
+        data,
+        &["user", "add", "shop", "jan", "--password-stdin"],
+        Some("long enough password\n"),
+    ));
 
-    let token = stdout(&run(data, &["token", "create", "shop", "--user", "jan", "--expires-days", "30"], None));
+    let token = stdout(&run(
+        data,
+        &[
+            "token",
+            "create",
+            "shop",
+            "--user",
+            "jan",
+            "--expires-days",
+            "30",
+        ],
+        None,
+    ));
     let token = token.trim_end();
-    assert!(token.starts_with("ssrm_") && token.len() == 53 && !token.contains(char::is_whitespace), "{token:?}");
+    assert!(
+        token.starts_with("ssrm_") && token.len() == 53 && !token.contains(char::is_whitespace),
+        "{token:?}"
+    );
     let prefix = &token[5..13];
     let listed = stdout(&run(data, &["token", "list", "shop"], None));
     assert!(listed.starts_with(&format!("{prefix}\tjan\t")), "{listed}");
-    assert!(!listed.contains(token), "the token itself is never shown again");
+    assert!(
+        !listed.contains(token),
+        "the token itself is never shown again"
+    );
     stdout(&run(data, &["token", "revoke", "shop", prefix], None));
-    assert!(!stdout(&run(data, &["token", "list", "shop"], None)).trim_end().ends_with("\t-"), "revoked time shown");
+    assert!(
+        !stdout(&run(data, &["token", "list", "shop"], None))
+            .trim_end()
+            .ends_with("\t-"),
+        "revoked time shown"
+    );
 
-    let key = stdout(&run(data, &["domain", "add", "shop", "https://Sklep.Example.com/"], None));
+    let key = stdout(&run(
+        data,
+        &["domain", "add", "shop", "https://Sklep.Example.com/"],
+        None,
+    ));
     let key = key.trim_end();
     assert_eq!(key.len(), 24, "{key:?}");
-    assert_eq!(stdout(&run(data, &["domain", "list", "shop"], None)), format!("sklep.example.com\t{key}\thash-optional\n"));
-    let secret = stdout(&run(data, &["domain", "require-hash", "shop", "sklep.example.com"], None));
+    assert_eq!(
+        stdout(&run(data, &["domain", "list", "shop"], None)),
+        format!("sklep.example.com\t{key}\thash-optional\n")
+    );
+    let secret = stdout(&run(
+        data,
+        &["domain", "require-hash", "shop", "sklep.example.com"],
+        None,
+    ));
     assert_eq!(secret.trim_end().len(), 64);
     assert!(stdout(&run(data, &["domain", "list", "shop"], None)).contains("hash-required"));
 }
@@ -83,7 +134,10 @@ fn errors_exit_non_zero_with_one_line() {
     let data = dir.path();
     for (args, stdin) in [
         (vec!["token", "create", "nobody"], None),
-        (vec!["user", "add", "nobody", "jan", "--password-stdin"], Some("long enough password")),
+        (
+            vec!["user", "add", "nobody", "jan", "--password-stdin"],
+            Some("long enough password"),
+        ),
         (vec!["account", "add", "x", "--country", "XX"], None),
     ] {
         let output = run(data, &args, stdin);
@@ -93,23 +147,35 @@ fn errors_exit_non_zero_with_one_line() {
         assert!(stderr.starts_with("error: "), "{stderr}");
     }
     stdout(&run(data, &["account", "add", "shop"], None));
-    let short = run(data, &["user", "add", "shop", "jan", "--password-stdin"], Some("short"));
+    let short = run(
+        data,
+        &["user", "add", "shop", "jan", "--password-stdin"],
+        Some("short"),
+    );
     assert!(!short.status.success());
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 fn wait_until_serving(child: &mut Child) {
     // `serve --demo` prints its banner once the listener is bound.
+    // The rest of its output is drained by a thread, so the server never writes to a closed pipe.
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         match lines.next() {
-            Some(Ok(line)) if line.contains("token:") => return,
+            Some(Ok(line)) if line.contains("token:") => {
+                std::thread::spawn(move || lines.for_each(drop));
+                return;
+            }
             Some(Ok(_)) => continue,
             _ => break,
         }
@@ -134,7 +200,16 @@ fn an_acknowledged_contact_survives_kill_9() {
     let body = "username=demo&password=demo-password&phone=500600700&first_name=Trwa%C5%82y";
     let answer = loop {
         let output = Command::new("curl")
-            .args(["-s", "-X", "POST", "-d", body, &format!("http://127.0.0.1:{port}/contacts/add.json")])
+            .args([
+                "-s",
+                "--max-time",
+                "20",
+                "-X",
+                "POST",
+                "-d",
+                body,
+                &format!("http://127.0.0.1:{port}/contacts/add.json"),
+            ])
             .output()
             .expect("curl runs");
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -148,7 +223,13 @@ fn an_acknowledged_contact_survives_kill_9() {
     server.wait().expect("reaped");
 
     let store = resolver_server::store::Store::open(dir.path()).expect("reopen");
-    let account = store.account_by_name("demo").expect("store").expect("demo account");
-    let names: Vec<String> = store.contacts(account.id).map(|c| c.expect("contact").first_name).collect();
+    let account = store
+        .account_by_name("demo")
+        .expect("store")
+        .expect("demo account");
+    let names: Vec<String> = store
+        .contacts(account.id)
+        .map(|c| c.expect("contact").first_name)
+        .collect();
     assert_eq!(names, ["Trwały"]);
 }
