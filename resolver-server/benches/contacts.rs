@@ -24,17 +24,27 @@ fn directory_size(path: &std::path::Path) -> u64 {
             Ok(meta) => meta,
             Err(_) => continue,
         };
-        total += if meta.is_dir() { directory_size(&entry.path()) } else { meta.len() };
+        total += if meta.is_dir() {
+            directory_size(&entry.path())
+        } else {
+            meta.len()
+        };
     }
     total
 }
 
 fn main() {
-    let count: u64 = std::env::var("SSRM_BENCH_CONTACTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let count: u64 = std::env::var("SSRM_BENCH_CONTACTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = Store::open(dir.path()).expect("open store");
     let account = domain::create_account(&store, "bench", None).expect("account");
-    let principal = Principal { account: account.id, username: None };
+    let principal = Principal {
+        account: account.id,
+        username: None,
+    };
     let group = domain::add_group(&store, account.id, "Wszyscy").expect("group");
 
     let started = Instant::now();
@@ -45,7 +55,11 @@ fn main() {
             first_name: Some("Jan".into()),
             last_name: Some(format!("Kowalski {n}")),
             city: Some("Warszawa".into()),
-            groups: if n % 10 == 0 { Some(vec![group.id]) } else { None },
+            groups: if n % 10 == 0 {
+                Some(vec![group.id])
+            } else {
+                None
+            },
             ..ContactInput::default()
         };
         domain::add_contact(&store, &principal, &input).expect("add contact");
@@ -73,8 +87,21 @@ fn main() {
     drop(store);
     let bytes = directory_size(dir.path());
     println!("contacts loaded:          {count}");
-    println!("inserts per second:       {:.0} (each one transaction with its indexes)", count as f64 / insert_seconds);
-    println!("phone lookups per second: {:.0} (normalise + index + record)", lookups as f64 / phone_seconds);
-    println!("email lookups per second: {:.0} (normalise + index + record)", lookups as f64 / email_seconds);
-    println!("data directory:           {:.1} MiB, {:.0} bytes per contact", bytes as f64 / 1_048_576.0, bytes as f64 / count as f64);
+    println!(
+        "inserts per second:       {:.0} (each one transaction with its indexes)",
+        count as f64 / insert_seconds
+    );
+    println!(
+        "phone lookups per second: {:.0} (normalise + index + record)",
+        lookups as f64 / phone_seconds
+    );
+    println!(
+        "email lookups per second: {:.0} (normalise + index + record)",
+        lookups as f64 / email_seconds
+    );
+    println!(
+        "data directory:           {:.1} MiB, {:.0} bytes per contact",
+        bytes as f64 / 1_048_576.0,
+        bytes as f64 / count as f64
+    );
 }

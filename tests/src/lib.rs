@@ -1,6 +1,8 @@
 //! Test support: a real resolver-server on `127.0.0.1:0` over a fresh sled directory, and
 //! helpers to call it the way real clients do.
 
+pub mod browser;
+
 use resolver_server::domain::{self, Account, AccountId};
 use resolver_server::http::{self, AppState};
 use resolver_server::store::Store;
