@@ -157,3 +157,23 @@ pub fn python_with_serwersms_client() -> PathBuf {
     }
     python
 }
+
+/// Serves one HTML page at `/` on a fresh loopback port; returns the port. The page can be
+/// opened as `http://127.0.0.1:PORT/` or, as another origin, `http://localhost:PORT/`.
+pub fn serve_page(html: String) -> u16 {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("local address").port();
+    let page = web::Data::new(html);
+    let server = HttpServer::new(move || {
+        App::new().app_data(page.clone()).default_service(web::to(|page: web::Data<String>| async move {
+            HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page.get_ref().clone())
+        }))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    tokio::spawn(server);
+    port
+}
