@@ -3,7 +3,8 @@
 //! one-line reason on error.
 #![allow(clippy::print_stdout)]
 
-use crate::domain::{self, Account};
+use crate::demo::{ensure_demo, DemoCredentials};
+use crate::domain::{self, Account, CampaignId, SystemStatus};
 use crate::http::{self, AppState};
 use crate::store::Store;
 use anyhow::Context;
@@ -55,6 +56,39 @@ pub enum Command {
     /// Manage an account's website domains.
     #[command(subcommand)]
     Domain(DomainCommand),
+    /// Manage outbound call campaigns (Thulium API).
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Create a campaign with the default statuses; prints its five-digit id.
+    Add { account: String, name: String },
+    /// List campaigns: id, name, number of statuses.
+    List { account: String },
+    /// Manage a campaign's statuses.
+    #[command(subcommand)]
+    Status(CampaignStatusCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignStatusCommand {
+    /// Add a status; prints its id.
+    Add {
+        account: String,
+        campaign: String,
+        name: String,
+        /// The system status: TO_CALL, IN_PROGRESS, CALL, MY_RECORD, NO_CALL,
+        /// ABANDONED_AFTER_N_TRIES, CALL_NO_SOONER_THAN or CALL_PROGRESSIVE.
+        #[arg(long)]
+        system: String,
+        /// Id of the matching dictionary status, if any.
+        #[arg(long)]
+        dictionary_id: Option<u32>,
+    },
+    /// List a campaign's statuses: id, system status, name.
+    List { account: String, campaign: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +278,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Campaign(command) => run_campaign(&store, command),
         Command::Domain(DomainCommand::RequireHash {
             account: name,
             domain,
@@ -257,6 +292,66 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+fn campaign_id(text: &str) -> anyhow::Result<CampaignId> {
+    CampaignId::parse(text)
+        .with_context(|| format!("{text:?} is not a campaign id (five digits, e.g. 00001)"))
+}
+
+fn run_campaign(store: &Store, command: CampaignCommand) -> anyhow::Result<()> {
+    match command {
+        CampaignCommand::Add {
+            account: name,
+            name: campaign,
+        } => {
+            let campaign = domain::add_campaign(store, account(store, &name)?.id, &campaign)?;
+            store.flush()?;
+            println!("{}", campaign.id);
+        }
+        CampaignCommand::List { account: name } => {
+            for campaign in domain::list_campaigns(store, account(store, &name)?.id)? {
+                println!(
+                    "{}\t{}\t{}",
+                    campaign.id,
+                    campaign.name,
+                    campaign.statuses.len()
+                );
+            }
+        }
+        CampaignCommand::Status(CampaignStatusCommand::Add {
+            account: name,
+            campaign,
+            name: status,
+            system,
+            dictionary_id,
+        }) => {
+            let system = SystemStatus::parse(&system)
+                .with_context(|| format!("{system:?} is not a system status"))?;
+            let account = account(store, &name)?;
+            let status = domain::add_campaign_status(
+                store,
+                account.id,
+                &campaign_id(&campaign)?,
+                &status,
+                system,
+                dictionary_id,
+            )?;
+            store.flush()?;
+            println!("{}", status.id);
+        }
+        CampaignCommand::Status(CampaignStatusCommand::List {
+            account: name,
+            campaign,
+        }) => {
+            let campaign =
+                domain::campaign(store, account(store, &name)?.id, &campaign_id(&campaign)?)?;
+            for status in campaign.statuses {
+                println!("{}\t{}\t{}", status.id, status.system.as_str(), status.name);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn serve(store: Store, listen: &str) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
@@ -264,60 +359,6 @@ fn serve(store: Store, listen: &str) -> anyhow::Result<()> {
     actix_web::rt::System::new()
         .block_on(async move { http::run(listener, AppState { store })?.await })?;
     Ok(())
-}
-
-/// What `serve --demo` prints.
-pub struct DemoCredentials {
-    pub account: String,
-    pub username: String,
-    pub password: String,
-    pub token: String,
-    pub site_key: String,
-}
-
-const DEMO_FILE: &str = "demo-credentials.txt";
-
-/// Creates the demo account on first use and keeps its credentials in the data directory (a
-/// token is shown once, so the demo remembers it for later starts).
-fn ensure_demo(store: &Store, data_dir: &Path) -> anyhow::Result<DemoCredentials> {
-    let file = data_dir.join(DEMO_FILE);
-    if store.account_by_name("demo")?.is_some() {
-        let saved = std::fs::read_to_string(&file)
-            .with_context(|| format!("demo account exists but {} is missing", file.display()))?;
-        let field = |name: &str| {
-            saved
-                .lines()
-                .find_map(|line| line.strip_prefix(name).map(str::to_owned))
-                .unwrap_or_default()
-        };
-        return Ok(DemoCredentials {
-            account: "demo".into(),
-            username: field("username="),
-            password: field("password="),
-            token: field("token="),
-            site_key: field("site_key="),
-        });
-    }
-    let account = domain::create_account(store, "demo", Some("PL"))?;
-    let password = "demo-password".to_owned();
-    domain::add_user(store, account.id, "demo", &password)?;
-    let token = domain::create_token(store, account.id, Some("demo"), None)?;
-    let site = domain::add_domain(store, account.id, "127.0.0.1")?;
-    domain::add_domain(store, account.id, "localhost")?;
-    store.flush()?;
-    let credentials = DemoCredentials {
-        account: account.name,
-        username: "demo".into(),
-        password,
-        token: token.secret,
-        site_key: site.site_key,
-    };
-    let text = format!(
-        "username={}\npassword={}\ntoken={}\nsite_key={}\n",
-        credentials.username, credentials.password, credentials.token, credentials.site_key
-    );
-    std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
-    Ok(credentials)
 }
 
 fn print_demo(demo: &DemoCredentials, listen: &str) {

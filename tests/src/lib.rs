@@ -19,7 +19,7 @@ pub struct TestApp {
     pub base: String,
     pub store: Store,
     pub client: reqwest::Client,
-    _dir: TempDir,
+    pub dir: TempDir,
 }
 
 /// An account with a user (password `password-<name>`) and a token.
@@ -54,7 +54,7 @@ pub async fn spawn_app() -> TestApp {
         base: format!("http://127.0.0.1:{port}"),
         store,
         client: reqwest::Client::new(),
-        _dir: dir,
+        dir,
     }
 }
 
@@ -166,9 +166,13 @@ pub fn serve_page(html: String) -> u16 {
     let port = listener.local_addr().expect("local address").port();
     let page = web::Data::new(html);
     let server = HttpServer::new(move || {
-        App::new().app_data(page.clone()).default_service(web::to(|page: web::Data<String>| async move {
-            HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page.get_ref().clone())
-        }))
+        App::new().app_data(page.clone()).default_service(web::to(
+            |page: web::Data<String>| async move {
+                HttpResponse::Ok()
+                    .content_type("text/html; charset=utf-8")
+                    .body(page.get_ref().clone())
+            },
+        ))
     })
     .workers(1)
     .listen(listener)

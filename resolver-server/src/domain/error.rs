@@ -12,6 +12,7 @@ pub enum Entity {
     Domain,
     Contact,
     Group,
+    Campaign,
 }
 
 impl Entity {
@@ -23,6 +24,7 @@ impl Entity {
             Entity::Domain => "domain",
             Entity::Contact => "contact",
             Entity::Group => "group",
+            Entity::Campaign => "campaign",
         }
     }
 }

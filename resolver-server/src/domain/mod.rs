@@ -3,6 +3,7 @@
 //! so no call path can reach across accounts.
 
 mod accounts;
+mod campaigns;
 mod contacts;
 mod email;
 mod error;
@@ -16,6 +17,11 @@ mod text;
 pub use accounts::{
     account_named, add_domain, add_user, authenticate_password, authenticate_token, create_account,
     create_token, normalise_domain, require_hash, revoke_token, AuthFailure, NewToken,
+};
+pub use campaigns::{
+    add_campaign, add_campaign_status, add_records, campaign, list_campaigns, remove_records,
+    update_record, view_record, Campaign, CampaignId, CampaignRecord, CampaignStatus, RecordChange,
+    RecordInput, RecordOutcome, RecordRefusal, RecordView, SystemStatus, MAX_BATCH_RECORDS,
 };
 pub use contacts::{
     add_contact, delete_contacts, edit_contact, groups_of_phone, import_contacts, list_contacts,

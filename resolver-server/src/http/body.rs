@@ -42,13 +42,21 @@ pub async fn read_limited(
 
 /// Whether the request's `Accept-Language` prefers English over Polish (Polish is the default).
 pub fn prefers_english(request: &HttpRequest) -> bool {
-    let Some(value) = request
+    english_over_polish(request) == Some(true)
+}
+
+/// Whether the request's `Accept-Language` prefers Polish over English (English is the default).
+pub fn prefers_polish(request: &HttpRequest) -> bool {
+    english_over_polish(request) == Some(false)
+}
+
+/// `Some(true)` when English ranks above Polish, `Some(false)` when Polish does, `None` when
+/// the header names neither.
+fn english_over_polish(request: &HttpRequest) -> Option<bool> {
+    let value = request
         .headers()
         .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
+        .and_then(|v| v.to_str().ok())?;
     let mut best: Option<(f32, bool)> = None;
     for range in value.split(',') {
         let mut parts = range.split(';');
@@ -63,7 +71,7 @@ pub fn prefers_english(request: &HttpRequest) -> bool {
             best = Some((quality, english));
         }
     }
-    best.is_some_and(|(_, english)| english)
+    best.map(|(_, english)| english)
 }
 
 #[cfg(test)]
@@ -86,5 +94,11 @@ mod tests {
         assert!(!english("pl-PL,pl;q=0.9,en;q=0.8"));
         assert!(!english("de"));
         assert!(!prefers_english(&TestRequest::default().to_http_request()));
+        assert!(!prefers_polish(&TestRequest::default().to_http_request()));
+        assert!(prefers_polish(
+            &TestRequest::default()
+                .insert_header((header::ACCEPT_LANGUAGE, "pl"))
+                .to_http_request()
+        ));
     }
 }

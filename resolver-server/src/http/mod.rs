@@ -3,6 +3,7 @@
 
 mod body;
 mod serwersms;
+mod thulium;
 
 use crate::store::Store;
 use actix_web::dev::Server;
@@ -40,6 +41,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             // The path only: query strings may carry credentials (TelefUM sends passwords there).
             .wrap(middleware::Logger::new("%a %U %s %b %Dms"))
             .wrap(middleware::NormalizePath::trim())
+            .configure(thulium::configure)
             .configure(serwersms::configure)
     })
     .listen(listener)?

@@ -5,7 +5,7 @@
 //! another's. The `auth` tree holds the only keys that do not start with an account id: the
 //! look-ups that *find* the account (user name, token hash, site key, account name).
 
-use crate::domain::{AccountId, ContactId, GroupId, Suid};
+use crate::domain::{AccountId, CampaignId, ContactId, GroupId, Suid};
 
 const ACCOUNT: u8 = 0x01;
 const USER: u8 = 0x02;
@@ -18,6 +18,9 @@ const EMAIL_INDEX: u8 = 0x13;
 const GROUP_MEMBER: u8 = 0x14;
 const VISITOR: u8 = 0x20;
 const CONTACT_VISITOR: u8 = 0x21;
+const CAMPAIGN: u8 = 0x30;
+const CAMPAIGN_SEQUENCE: u8 = 0x31;
+const CAMPAIGN_RECORD: u8 = 0x32;
 
 /// Separates a variable-length value from the id that follows it in index keys; phone numbers
 /// and e-mail addresses never contain a NUL byte.
@@ -136,6 +139,27 @@ pub fn contact_visitor(account: AccountId, contact: ContactId, suid: Suid) -> Ve
 pub fn trailing_suid(key: &[u8]) -> Option<Suid> {
     let tail: [u8; 16] = key.get(key.len().checked_sub(16)?..)?.try_into().ok()?;
     Some(Suid(uuid::Uuid::from_bytes(tail)))
+}
+
+pub fn campaign(account: AccountId, id: &CampaignId) -> Vec<u8> {
+    let mut key = start(account, CAMPAIGN, 5);
+    key.extend_from_slice(id.as_str().as_bytes());
+    key
+}
+
+pub fn campaigns(account: AccountId) -> Vec<u8> {
+    start(account, CAMPAIGN, 0)
+}
+
+/// The last campaign number given out in the account.
+pub fn campaign_sequence(account: AccountId) -> Vec<u8> {
+    start(account, CAMPAIGN_SEQUENCE, 0)
+}
+
+pub fn campaign_record(account: AccountId, campaign: &CampaignId, customer: ContactId) -> Vec<u8> {
+    let mut key = start(account, CAMPAIGN_RECORD, 13);
+    key.extend_from_slice(campaign.as_str().as_bytes());
+    with_u64(key, customer.0)
 }
 
 /// Keys of the `auth` tree: each maps to the id of the account it belongs to.

@@ -5,7 +5,10 @@
 //! records. Writes are not flushed here: the caller that acknowledges a write calls
 //! [`Store::flush`] first.
 
+mod campaigns;
 pub mod keys;
+
+pub use campaigns::RecordInsert;
 
 use crate::domain::{
     Account, AccountId, ApiToken, ApiUser, Contact, ContactId, DomainError, DomainResult, Email,

@@ -1,0 +1,387 @@
+//! The Thulium-compatible outbound campaign API: batch and single records, record view, update
+//! and removal, campaign statuses. HTTP Basic authentication with an API user's login and its
+//! password or one of the account's API tokens.
+//!
+//! Spec: `shared/spec/thulium-batch-api.md`.
+
+mod error;
+mod wire;
+
+use super::body::{prefers_polish, read_limited, BodyError, MAX_BODY_BYTES};
+use super::{flush, AppState};
+use crate::domain::{
+    self, AuthFailure, CampaignId, ContactId, Principal, RecordOutcome, MAX_BATCH_RECORDS,
+};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::Engine;
+use error::RequestError;
+use serde_json::{json, Map, Value};
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route(
+            "/api/batch/crm_outbounds/{id}/records",
+            web::post().to(batch_add),
+        )
+        .route(
+            "/api/batch/crm_outbounds/{id}/records",
+            web::delete().to(batch_remove),
+        )
+        .route("/api/crm_outbounds/{id}/records", web::post().to(add_one))
+        .route(
+            "/api/crm_outbounds/{id}/records/{customer_id}",
+            web::get().to(view),
+        )
+        .route(
+            "/api/crm_outbounds/{id}/records/{customer_id}",
+            web::put().to(update),
+        )
+        .route("/api/outbounds/{id}/statuses", web::get().to(statuses));
+}
+
+/// What every call needs: who asks, in which language, and the id its answers carry.
+struct Call {
+    request_id: String,
+    polish: bool,
+}
+
+impl Call {
+    fn new(request: &HttpRequest) -> Call {
+        Call {
+            request_id: uuid::Uuid::new_v4().simple().to_string(),
+            polish: prefers_polish(request),
+        }
+    }
+
+    fn fail(&self, error: RequestError) -> HttpResponse {
+        error.respond(&self.request_id, self.polish)
+    }
+}
+
+/// `Authorization: Basic` with a login and its password (argon2, checked off the async
+/// workers) or an API token of the same account in place of the password.
+async fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Principal, RequestError> {
+    let encoded = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .strip_prefix("Basic ")
+                .or_else(|| value.strip_prefix("basic "))
+        })
+        .ok_or(RequestError::Unauthorized)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| RequestError::Unauthorized)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| RequestError::Unauthorized)?;
+    let (login, secret) = decoded.split_once(':').ok_or(RequestError::Unauthorized)?;
+    let (login, secret) = (login.to_owned(), secret.to_owned());
+    let store = state.store.clone();
+    let outcome = web::block(
+        move || -> domain::DomainResult<Result<Principal, AuthFailure>> {
+            if secret.starts_with("ssrm_") {
+                let principal = domain::authenticate_token(&store, &secret)?;
+                let owner = store.user_by_name(&login)?.map(|(account, _)| account);
+                return Ok(principal.and_then(|p| {
+                    if owner == Some(p.account) {
+                        Ok(Principal {
+                            account: p.account,
+                            username: Some(login),
+                        })
+                    } else {
+                        Err(AuthFailure::BadPassword)
+                    }
+                }));
+            }
+            domain::authenticate_password(&store, &login, &secret)
+        },
+    )
+    .await
+    .map_err(|_| RequestError::Internal)??;
+    outcome.map_err(|_| RequestError::Unauthorized)
+}
+
+fn campaign_id(text: &str) -> Result<CampaignId, RequestError> {
+    CampaignId::parse(text).ok_or(RequestError::CampaignNotFound)
+}
+
+/// Reads a JSON body (Content-Type must say JSON).
+async fn json_body(request: &HttpRequest, payload: web::Payload) -> Result<Value, RequestError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.to_ascii_lowercase().contains("json") {
+        return Err(RequestError::WrongContentType);
+    }
+    let body = read_limited(request, payload, MAX_BODY_BYTES)
+        .await
+        .map_err(|error| match error {
+            BodyError::TooLarge => RequestError::BodyTooLarge,
+            BodyError::Broken => RequestError::MalformedJson,
+        })?;
+    serde_json::from_slice(&body).map_err(|_| RequestError::MalformedJson)
+}
+
+async fn durable(state: &AppState) -> Result<(), RequestError> {
+    flush(&state.store)
+        .await
+        .map_err(|()| RequestError::Internal)
+}
+
+/// Runs a domain call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> domain::DomainResult<T> + Send + 'static,
+) -> Result<T, RequestError> {
+    Ok(web::block(work)
+        .await
+        .map_err(|_| RequestError::Internal)??)
+}
+
+/// `POST /api/batch/crm_outbounds/:id/records`.
+async fn batch_add(
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let call = Call::new(&request);
+    match batch_add_answer(&request, &path, payload, &state, call.polish).await {
+        Ok(answer) => HttpResponse::Ok().json(answer),
+        Err(error) => call.fail(error),
+    }
+}
+
+async fn batch_add_answer(
+    request: &HttpRequest,
+    id: &str,
+    payload: web::Payload,
+    state: &AppState,
+    polish: bool,
+) -> Result<Value, RequestError> {
+    let principal = authenticate(request, state).await?;
+    let id = campaign_id(id)?;
+    let body = json_body(request, payload).await?;
+    let records = body
+        .get("records")
+        .and_then(Value::as_array)
+        .ok_or(RequestError::MissingRecords)?;
+    if records.len() > MAX_BATCH_RECORDS {
+        return Err(RequestError::TooManyRecords);
+    }
+    let parsed: Vec<(String, Result<domain::RecordInput, &'static str>)> = records
+        .iter()
+        .enumerate()
+        .map(|(position, record)| {
+            (
+                wire::record_key(record, position),
+                wire::record_input(record),
+            )
+        })
+        .collect();
+    let inputs: Vec<domain::RecordInput> = parsed
+        .iter()
+        .filter_map(|(_, input)| input.as_ref().ok().cloned())
+        .collect();
+    let store = state.store.clone();
+    let account = principal.account;
+    let outcomes = blocking(move || domain::add_records(&store, account, &id, &inputs)).await?;
+    if outcomes
+        .iter()
+        .any(|(_, outcome)| matches!(outcome, RecordOutcome::Added { .. }))
+    {
+        durable(state).await?;
+    }
+    let mut answer = Map::new();
+    for (key, input) in parsed {
+        if answer.contains_key(&key) {
+            continue;
+        }
+        let value = match input {
+            Ok(input) => match outcomes
+                .iter()
+                .find(|(customer, _)| *customer == input.customer)
+            {
+                Some((_, outcome)) => wire::outcome(*outcome, polish),
+                None => continue,
+            },
+            Err(field) => wire::malformed(field, polish),
+        };
+        answer.insert(key, value);
+    }
+    Ok(Value::Object(answer))
+}
+
+/// `POST /api/crm_outbounds/:id/records` with one record.
+async fn add_one(
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let call = Call::new(&request);
+    let answer = async {
+        let principal = authenticate(&request, &state).await?;
+        let id = campaign_id(&path)?;
+        let body = json_body(&request, payload).await?;
+        let input = wire::record_input(&body).map_err(RequestError::BadRecordField)?;
+        let store = state.store.clone();
+        let outcome =
+            blocking(move || domain::add_records(&store, principal.account, &id, &[input])).await?;
+        match outcome.first().map(|(_, outcome)| *outcome) {
+            Some(RecordOutcome::Added { record_id }) => {
+                durable(&state).await?;
+                Ok(record_id)
+            }
+            Some(RecordOutcome::AlreadyExists { .. }) => Err(RequestError::AlreadyExists),
+            Some(RecordOutcome::Failed(refusal)) => Err(RequestError::Refused(refusal)),
+            None => Err(RequestError::Internal),
+        }
+    }
+    .await;
+    match answer {
+        Ok(record_id) => {
+            HttpResponse::Created().json(json!({ "record_id": record_id.to_string() }))
+        }
+        Err(error) => call.fail(error),
+    }
+}
+
+fn customer_id(text: &str) -> Result<ContactId, RequestError> {
+    text.trim()
+        .parse()
+        .map(ContactId)
+        .map_err(|_| RequestError::RecordNotFound)
+}
+
+/// `GET /api/crm_outbounds/:id/records/:customer_id`.
+async fn view(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let call = Call::new(&request);
+    let answer = async {
+        let principal = authenticate(&request, &state).await?;
+        let id = campaign_id(&path.0)?;
+        let customer = customer_id(&path.1)?;
+        let store = state.store.clone();
+        blocking(move || domain::view_record(&store, principal.account, &id, customer)).await
+    }
+    .await;
+    match answer {
+        Ok(view) => HttpResponse::Ok().json(wire::record(&view)),
+        Err(error) => call.fail(error),
+    }
+}
+
+/// `PUT /api/crm_outbounds/:id/records/:customer_id`: status, agent, next call date, order.
+async fn update(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let call = Call::new(&request);
+    let answer = async {
+        let principal = authenticate(&request, &state).await?;
+        let id = campaign_id(&path.0)?;
+        let customer = customer_id(&path.1)?;
+        let change = wire::record_change(&json_body(&request, payload).await?)
+            .map_err(RequestError::BadRecordField)?;
+        let store = state.store.clone();
+        let view = blocking(move || {
+            domain::update_record(&store, principal.account, &id, customer, &change)
+        })
+        .await?
+        .map_err(RequestError::Refused)?;
+        durable(&state).await?;
+        Ok(view)
+    }
+    .await;
+    match answer {
+        Ok(view) => HttpResponse::Ok().json(wire::record(&view)),
+        Err(error) => call.fail(error),
+    }
+}
+
+/// `DELETE /api/batch/crm_outbounds/:id/records?customer_id[]=…`.
+async fn batch_remove(
+    request: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let call = Call::new(&request);
+    let answer = async {
+        let principal = authenticate(&request, &state).await?;
+        let id = campaign_id(&path)?;
+        let query: Map<String, Value> = serde_qs::Config::new(2, false)
+            .deserialize_str(request.query_string())
+            .map_err(|_| RequestError::MissingCustomers)?;
+        let given: Vec<String> = match query.get("customer_id") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            Some(Value::String(one)) => vec![one.clone()],
+            _ => Vec::new(),
+        };
+        if given.is_empty() {
+            return Err(RequestError::MissingCustomers);
+        }
+        let customers: Vec<ContactId> = given
+            .iter()
+            .filter_map(|text| text.trim().parse().ok().map(ContactId))
+            .collect();
+        let store = state.store.clone();
+        let removed =
+            blocking(move || domain::remove_records(&store, principal.account, &id, &customers))
+                .await?;
+        if removed.iter().any(|(_, record)| record.is_some()) {
+            durable(&state).await?;
+        }
+        let mut answer = Map::new();
+        for text in given {
+            let key = text.trim().to_owned();
+            let value = match key.parse::<u64>() {
+                Ok(number) => wire::removed(
+                    removed
+                        .iter()
+                        .find(|(c, _)| c.0 == number)
+                        .and_then(|(_, record)| *record),
+                ),
+                Err(_) => wire::malformed("customer_id", call.polish),
+            };
+            answer.entry(key).or_insert(value);
+        }
+        Ok(Value::Object(answer))
+    }
+    .await;
+    match answer {
+        Ok(answer) => HttpResponse::build(StatusCode::OK).json(answer),
+        Err(error) => call.fail(error),
+    }
+}
+
+/// `GET /api/outbounds/:id/statuses`.
+async fn statuses(
+    request: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let call = Call::new(&request);
+    let answer = async {
+        let principal = authenticate(&request, &state).await?;
+        let id = campaign_id(&path)?;
+        let store = state.store.clone();
+        blocking(move || domain::campaign(&store, principal.account, &id)).await
+    }
+    .await;
+    match answer {
+        Ok(campaign) => HttpResponse::Ok().json(wire::statuses(&campaign.statuses)),
+        Err(error) => call.fail(error),
+    }
+}
