@@ -151,6 +151,30 @@ pub fn authenticate_password(
     }
 }
 
+/// Checks a login with its password or, in place of the password, an API token of the same
+/// account (TelefUM and Thulium send a login with either). The principal acts as that login.
+pub fn authenticate_login(
+    store: &Store,
+    login: &str,
+    secret: &str,
+) -> DomainResult<Result<Principal, AuthFailure>> {
+    if !secret.trim_start().starts_with(TOKEN_PREFIX) {
+        return authenticate_password(store, login, secret);
+    }
+    let by_token = authenticate_token(store, secret)?;
+    let owner = store.user_by_name(login)?.map(|(account, _)| account);
+    Ok(by_token.and_then(|principal| {
+        if owner == Some(principal.account) {
+            Ok(Principal {
+                account: principal.account,
+                username: Some(login.to_owned()),
+            })
+        } else {
+            Err(AuthFailure::BadPassword)
+        }
+    }))
+}
+
 fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }

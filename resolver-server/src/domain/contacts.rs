@@ -46,6 +46,7 @@ struct ValidInput<'a> {
     email: Option<Email>,
     texts: [(&'static str, Option<&'a str>); 7],
     source: Option<&'a str>,
+    source_phone: Option<Phone>,
     suid: Option<Suid>,
 }
 
@@ -82,6 +83,9 @@ fn validate<'a>(input: &'a ContactInput, country: Country) -> DomainResult<Valid
     if let Some(source) = source {
         check_text("source", source, MAX_FIELD_LEN)?;
     }
+    // A source that is a phone line (TelefUM's x_pstn, often sent with an unencoded `+` that
+    // arrives as a space) is kept in E.164, so it reads the same however it was sent.
+    let source_phone = source.and_then(|source| Phone::parse(source, country));
     let suid = given(&input.suid)
         .map(|raw| {
             Suid::parse(raw).ok_or(DomainError::InvalidField {
@@ -95,6 +99,7 @@ fn validate<'a>(input: &'a ContactInput, country: Country) -> DomainResult<Valid
         email,
         texts,
         source,
+        source_phone,
         suid,
     })
 }
@@ -123,7 +128,12 @@ impl ValidInput<'_> {
             }
         }
         if let Some(source) = self.source {
-            contact.source = Some(source.to_owned());
+            contact.source = Some(
+                self.source_phone
+                    .as_ref()
+                    .map_or(source, Phone::as_str)
+                    .to_owned(),
+            );
         }
         if let Some(groups) = groups {
             contact.groups = groups.to_vec();
@@ -409,6 +419,32 @@ pub fn list_contacts(
     )
 }
 
+/// The contacts a caller's number belongs to, however the PBX wrote it (`0123456789`,
+/// `8 012 345 67 89`, `+7 012 345-67-89`, `48500600700`): the number read in the account's
+/// country, and every contact whose number ends with the same nine digits. Oldest first.
+pub fn contacts_by_caller_number(
+    store: &Store,
+    account: AccountId,
+    raw: &str,
+) -> DomainResult<Vec<Contact>> {
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 6 || raw.len() > 64 {
+        return Err(DomainError::InvalidPhone { field: "phone" });
+    }
+    let mut found = match Phone::parse(raw, account_country(store, account)?) {
+        Some(phone) => store.contacts_by_phone(account, &phone)?,
+        None => Vec::new(),
+    };
+    let tail = &digits[digits.len().saturating_sub(super::phone::TAIL_DIGITS)..];
+    for contact in store.contacts_by_phone_tail(account, tail)? {
+        if !found.iter().any(|known| known.id == contact.id) {
+            found.push(contact);
+        }
+    }
+    found.sort_by_key(|contact| contact.id);
+    Ok(found)
+}
+
 /// A group of a contact found by phone (SerwerSMS `groups/check`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PhoneGroup {
@@ -525,6 +561,35 @@ mod tests {
             let page = list_contacts(&store, principal.account, &query).expect("list");
             assert_eq!(page.items.len(), 1, "search {typed:?}");
         }
+    }
+
+    #[test]
+    fn a_caller_is_found_however_the_pbx_writes_the_number() {
+        let (store, principal) = setup();
+        let polish = add_contact(&store, &principal, &input("+48 500 600 700")).expect("add");
+        let russian = add_contact(&store, &principal, &input("+7 901 222-22-22")).expect("add");
+        for (typed, expected) in [
+            ("500600700", polish.id),
+            ("+48500600700", polish.id),
+            ("0048 500 600 700", polish.id),
+            ("89012222222", russian.id),
+            ("+79012222222", russian.id),
+            ("9012222222", russian.id),
+        ] {
+            let found =
+                contacts_by_caller_number(&store, principal.account, typed).expect("lookup");
+            assert_eq!(
+                found.iter().map(|c| c.id).collect::<Vec<_>>(),
+                vec![expected],
+                "typed {typed:?}"
+            );
+        }
+        assert!(
+            contacts_by_caller_number(&store, principal.account, "600100200")
+                .expect("lookup")
+                .is_empty()
+        );
+        assert!(contacts_by_caller_number(&store, principal.account, "abc").is_err());
     }
 
     #[test]

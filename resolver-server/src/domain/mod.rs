@@ -3,6 +3,7 @@
 //! so no call path can reach across accounts.
 
 mod accounts;
+mod activities;
 mod campaigns;
 mod contacts;
 mod email;
@@ -15,18 +16,20 @@ mod phone;
 mod text;
 
 pub use accounts::{
-    account_named, add_domain, add_user, authenticate_password, authenticate_token, create_account,
-    create_token, normalise_domain, require_hash, revoke_token, AuthFailure, NewToken,
+    account_named, add_domain, add_user, authenticate_login, authenticate_password,
+    authenticate_token, create_account, create_token, normalise_domain, require_hash, revoke_token,
+    AuthFailure, NewToken,
 };
+pub use activities::{add_activity, contact_activities, Activity};
 pub use campaigns::{
     add_campaign, add_campaign_status, add_records, campaign, list_campaigns, remove_records,
     update_record, view_record, Campaign, CampaignId, CampaignRecord, CampaignStatus, RecordChange,
     RecordInput, RecordOutcome, RecordRefusal, RecordView, SystemStatus, MAX_BATCH_RECORDS,
 };
 pub use contacts::{
-    add_contact, delete_contacts, edit_contact, groups_of_phone, import_contacts, list_contacts,
-    view_contact, ContactInput, ContactListItem, ContactQuery, ContactSort, GroupFilter,
-    ImportReport, PhoneGroup,
+    add_contact, contacts_by_caller_number, delete_contacts, edit_contact, groups_of_phone,
+    import_contacts, list_contacts, view_contact, ContactInput, ContactListItem, ContactQuery,
+    ContactSort, GroupFilter, ImportReport, PhoneGroup,
 };
 pub use email::Email;
 pub use error::{DomainError, DomainResult, Entity};
@@ -37,5 +40,5 @@ pub use model::{
     now_millis, Account, ApiToken, ApiUser, Contact, ContactKind, Group, Language, LinkCause,
     Millis, Principal, SiteDomain, Visitor, VisitorLink,
 };
-pub use phone::{Country, Phone};
+pub use phone::{Country, Phone, TAIL_DIGITS};
 pub use text::{MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};

@@ -11,6 +11,9 @@ use std::str::FromStr;
 /// is refused before parsing so hostile input costs nothing.
 const MAX_INPUT_LEN: usize = 40;
 
+/// How many trailing digits identify a number across national and international spellings.
+pub const TAIL_DIGITS: usize = 9;
+
 /// A phone number in E.164 form (`+48500600700`). Only constructible by parsing.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -68,6 +71,13 @@ impl Phone {
     /// The E.164 form, `+` and digits.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The last nine digits (fewer for shorter numbers): what stays the same however a PBX
+    /// writes the number (`0123456789`, `8 012 345 67 89`, `+7 012 345-67-89`).
+    pub fn tail(&self) -> &str {
+        let digits = &self.0[1..];
+        &digits[digits.len().saturating_sub(TAIL_DIGITS)..]
     }
 
     /// For logs: the number with its middle digits hidden (`+48500***700`).
@@ -201,6 +211,14 @@ mod tests {
         }
         let long = "9".repeat(10_000);
         assert_eq!(pl(&long), None);
+    }
+
+    #[test]
+    fn the_tail_is_the_last_nine_digits() {
+        let phone = Phone::parse("+48500600700", Country::POLAND).expect("valid");
+        assert_eq!(phone.tail(), "500600700");
+        let russian = Phone::parse("+79012222222", Country::POLAND).expect("valid");
+        assert_eq!(russian.tail(), "012222222");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod body;
 mod serwersms;
+mod telefum;
 mod thulium;
 
 use crate::store::Store;
@@ -42,6 +43,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             .wrap(middleware::Logger::new("%a %U %s %b %Dms"))
             .wrap(middleware::NormalizePath::trim())
             .configure(thulium::configure)
+            .configure(telefum::configure)
             .configure(serwersms::configure)
     })
     .listen(listener)?

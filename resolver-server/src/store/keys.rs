@@ -18,6 +18,8 @@ const EMAIL_INDEX: u8 = 0x13;
 const GROUP_MEMBER: u8 = 0x14;
 const VISITOR: u8 = 0x20;
 const CONTACT_VISITOR: u8 = 0x21;
+const PHONE_TAIL_INDEX: u8 = 0x15;
+const ACTIVITY: u8 = 0x40;
 const CAMPAIGN: u8 = 0x30;
 const CAMPAIGN_SEQUENCE: u8 = 0x31;
 const CAMPAIGN_RECORD: u8 = 0x32;
@@ -101,6 +103,26 @@ pub fn phone_index(account: AccountId, e164: &str) -> Vec<u8> {
 
 pub fn phone_entry(account: AccountId, e164: &str, contact: ContactId) -> Vec<u8> {
     with_u64(phone_index(account, e164), contact.0)
+}
+
+/// The last nine digits of a phone: finds a caller however a PBX formats the number.
+pub fn phone_tail_index(account: AccountId, tail: &str) -> Vec<u8> {
+    with_text(start(account, PHONE_TAIL_INDEX, tail.len() + 9), tail)
+}
+
+pub fn phone_tail_entry(account: AccountId, tail: &str, contact: ContactId) -> Vec<u8> {
+    with_u64(phone_tail_index(account, tail), contact.0)
+}
+
+/// A contact's activities (calls, SMS) in time order: `contact | time | id`.
+pub fn activities(account: AccountId, contact: ContactId) -> Vec<u8> {
+    with_u64(start(account, ACTIVITY, 24), contact.0)
+}
+
+pub fn activity(account: AccountId, contact: ContactId, at: i64, id: u64) -> Vec<u8> {
+    let mut key = activities(account, contact);
+    key.extend_from_slice(&(at.max(0) as u64).to_be_bytes());
+    with_u64(key, id)
 }
 
 pub fn email_index(account: AccountId, email: &str) -> Vec<u8> {

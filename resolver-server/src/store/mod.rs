@@ -5,6 +5,7 @@
 //! records. Writes are not flushed here: the caller that acknowledges a write calls
 //! [`Store::flush`] first.
 
+mod activities;
 mod campaigns;
 pub mod keys;
 
@@ -358,6 +359,16 @@ impl Store {
         self.contacts_under(account, keys::phone_index(account, phone.as_str()))
     }
 
+    /// Contacts whose phone ends with these digits (the last nine of a number), oldest first,
+    /// through the phone-tail index.
+    pub fn contacts_by_phone_tail(
+        &self,
+        account: AccountId,
+        tail: &str,
+    ) -> Result<Vec<Contact>, StoreError> {
+        self.contacts_under(account, keys::phone_tail_index(account, tail))
+    }
+
     /// Contacts whose e-mail is `email`, oldest first, through the e-mail index.
     pub fn contacts_by_email(
         &self,
@@ -447,7 +458,7 @@ impl Store {
 
     /// Deletes the contacts, all or none: one unknown id fails the whole call.
     pub fn delete_contacts(&self, account: AccountId, ids: &[ContactId]) -> DomainResult<()> {
-        let visitor_keys = self.visitor_link_keys(account, ids)?;
+        let dependent = self.dependent_keys(account, ids)?;
         self.transaction(|data, _| {
             for id in ids {
                 let Some(bytes) = data.get(keys::contact(account, *id))? else {
@@ -455,28 +466,30 @@ impl Store {
                 };
                 tx_remove_contact(data, account, &decode_tx(&bytes)?)?;
             }
-            for key in &visitor_keys {
+            for key in &dependent {
                 data.remove(key.as_slice())?;
             }
             Ok(())
         })
     }
 
-    /// The contact→visitor index entries of `ids`, read before a delete (sled transactions
-    /// cannot scan). An entry added by a racing link is harmless: ids are never reused.
-    fn visitor_link_keys(
+    /// The entries that hang off the contacts `ids` (contact→visitor index, activities), read
+    /// before a delete because sled transactions cannot scan. An entry added by a racing write
+    /// is harmless: ids are never reused.
+    fn dependent_keys(
         &self,
         account: AccountId,
         ids: &[ContactId],
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut found = Vec::new();
         for id in ids {
-            for key in self
-                .data
-                .scan_prefix(keys::contact_visitors(account, *id))
-                .keys()
-            {
-                found.push(key?.to_vec());
+            for prefix in [
+                keys::contact_visitors(account, *id),
+                keys::activities(account, *id),
+            ] {
+                for key in self.data.scan_prefix(prefix).keys() {
+                    found.push(key?.to_vec());
+                }
             }
         }
         Ok(found)
@@ -532,8 +545,8 @@ impl Store {
                 );
             }
             let contact_ids: Vec<ContactId> = members.iter().flatten().copied().collect();
-            let visitor_keys = if delete_contacts {
-                self.visitor_link_keys(account, &contact_ids)?
+            let dependent = if delete_contacts {
+                self.dependent_keys(account, &contact_ids)?
             } else {
                 Vec::new()
             };
@@ -563,7 +576,7 @@ impl Store {
                     }
                     data.remove(keys::group(account, *id))?;
                 }
-                for key in &visitor_keys {
+                for key in &dependent {
                     data.remove(key.as_slice())?;
                 }
                 Ok(())
@@ -640,6 +653,7 @@ fn tx_put_contact(
     if let Some(old) = old {
         if old.phone != new.phone {
             data.remove(keys::phone_entry(account, old.phone.as_str(), old.id))?;
+            data.remove(keys::phone_tail_entry(account, old.phone.tail(), old.id))?;
         }
         if let Some(email) = old
             .email
@@ -650,6 +664,10 @@ fn tx_put_contact(
         }
     }
     data.insert(keys::phone_entry(account, new.phone.as_str(), new.id), &[])?;
+    data.insert(
+        keys::phone_tail_entry(account, new.phone.tail(), new.id),
+        &[],
+    )?;
     if let Some(email) = &new.email {
         data.insert(keys::email_entry(account, email.as_str(), new.id), &[])?;
     }
@@ -666,6 +684,11 @@ fn tx_remove_contact(data: &TransactionalTree, account: AccountId, contact: &Con
     data.remove(keys::phone_entry(
         account,
         contact.phone.as_str(),
+        contact.id,
+    ))?;
+    data.remove(keys::phone_tail_entry(
+        account,
+        contact.phone.tail(),
         contact.id,
     ))?;
     if let Some(email) = &contact.email {

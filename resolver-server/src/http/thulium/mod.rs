@@ -9,9 +9,7 @@ mod wire;
 
 use super::body::{prefers_polish, read_limited, BodyError, MAX_BODY_BYTES};
 use super::{flush, AppState};
-use crate::domain::{
-    self, AuthFailure, CampaignId, ContactId, Principal, RecordOutcome, MAX_BATCH_RECORDS,
-};
+use crate::domain::{self, CampaignId, ContactId, Principal, RecordOutcome, MAX_BATCH_RECORDS};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
@@ -79,27 +77,9 @@ async fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Princip
     let (login, secret) = decoded.split_once(':').ok_or(RequestError::Unauthorized)?;
     let (login, secret) = (login.to_owned(), secret.to_owned());
     let store = state.store.clone();
-    let outcome = web::block(
-        move || -> domain::DomainResult<Result<Principal, AuthFailure>> {
-            if secret.starts_with("ssrm_") {
-                let principal = domain::authenticate_token(&store, &secret)?;
-                let owner = store.user_by_name(&login)?.map(|(account, _)| account);
-                return Ok(principal.and_then(|p| {
-                    if owner == Some(p.account) {
-                        Ok(Principal {
-                            account: p.account,
-                            username: Some(login),
-                        })
-                    } else {
-                        Err(AuthFailure::BadPassword)
-                    }
-                }));
-            }
-            domain::authenticate_password(&store, &login, &secret)
-        },
-    )
-    .await
-    .map_err(|_| RequestError::Internal)??;
+    let outcome = web::block(move || domain::authenticate_login(&store, &login, &secret))
+        .await
+        .map_err(|_| RequestError::Internal)??;
     outcome.map_err(|_| RequestError::Unauthorized)
 }
 

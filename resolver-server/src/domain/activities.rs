@@ -1,0 +1,118 @@
+//! Activities on a contact: calls and text messages logged by telephony software (TelefUM's
+//! `addevent`), each with its author. They join the contact's page views on its timeline.
+
+use super::error::{DomainError, DomainResult, Entity};
+use super::ids::{AccountId, ContactId};
+use super::model::{now_millis, Millis, Principal};
+use super::text::check_text;
+use crate::store::Store;
+use serde::{Deserialize, Serialize};
+
+/// Longest subject, in characters.
+pub const MAX_SUBJECT_LEN: usize = 255;
+/// Longest description, in characters.
+pub const MAX_ACTIVITY_DESCRIPTION_LEN: usize = 4000;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    pub id: u64,
+    pub contact: ContactId,
+    pub subject: String,
+    pub description: String,
+    /// The user whose credentials logged it.
+    pub author: Option<String>,
+    pub at: Millis,
+}
+
+/// Logs an activity on a contact of the principal's account.
+pub fn add_activity(
+    store: &Store,
+    principal: &Principal,
+    contact: ContactId,
+    subject: &str,
+    description: &str,
+) -> DomainResult<Activity> {
+    let subject = subject.trim();
+    check_text("subject", subject, MAX_SUBJECT_LEN)?;
+    check_text("description", description, MAX_ACTIVITY_DESCRIPTION_LEN)?;
+    let activity = Activity {
+        id: store.next_id()?,
+        contact,
+        subject: subject.to_owned(),
+        description: description.trim().to_owned(),
+        author: principal.username.clone(),
+        at: now_millis(),
+    };
+    store.insert_activity(principal.account, &activity)?;
+    Ok(activity)
+}
+
+/// A contact's activities, newest first.
+pub fn contact_activities(
+    store: &Store,
+    account: AccountId,
+    contact: ContactId,
+) -> DomainResult<Vec<Activity>> {
+    store
+        .contact(account, contact)?
+        .ok_or(DomainError::NotFound(Entity::Contact))?;
+    let mut activities = store.activities(account, contact)?;
+    activities.reverse();
+    Ok(activities)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{add_contact, create_account, delete_contacts, ContactInput};
+
+    #[test]
+    fn activities_belong_to_an_existing_contact_and_carry_their_author() {
+        let store = Store::open_temporary().expect("store");
+        let account = create_account(&store, "shop", None).expect("account").id;
+        let principal = Principal {
+            account,
+            username: Some("operator".into()),
+        };
+        let contact = add_contact(
+            &store,
+            &principal,
+            &ContactInput {
+                phone: Some("500600700".into()),
+                ..Default::default()
+            },
+        )
+        .expect("contact");
+        add_activity(
+            &store,
+            &principal,
+            contact.id,
+            "Połączenie przychodzące",
+            "3:54",
+        )
+        .expect("first");
+        let second =
+            add_activity(&store, &principal, contact.id, "SMS", "Dziękujemy").expect("second");
+        let listed = contact_activities(&store, account, contact.id).expect("list");
+        assert_eq!(
+            listed
+                .iter()
+                .map(|a| a.subject.as_str())
+                .collect::<Vec<_>>(),
+            ["SMS", "Połączenie przychodzące"]
+        );
+        assert_eq!(second.author.as_deref(), Some("operator"));
+        assert!(matches!(
+            add_activity(&store, &principal, ContactId(999_999), "x", ""),
+            Err(DomainError::NotFound(Entity::Contact))
+        ));
+        delete_contacts(&store, account, &[contact.id]).expect("delete");
+        assert!(
+            store
+                .activities(account, contact.id)
+                .expect("store")
+                .is_empty(),
+            "a deleted contact's activities go too"
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! The TelefUM CRM integration API: `/rest?typereq=find|addcont|addevent`, answering XML in the
+//! seed's shape. Credentials are `login` + `password`, where the password may be an API token
+//! of that login's account.
+//!
+//! Spec: `shared/spec/telefum-crm-api.md`; seed: `shared/seeds/telefum-crm-api.txt`.
+
+mod error;
+mod params;
+mod xml;
+
+use super::body::read_limited;
+use super::{flush, AppState};
+use crate::domain::{self, Contact, ContactId, ContactInput, ContactKind, Principal};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+use error::TelefumError;
+use params::Params;
+use xml::Response;
+
+/// TelefUM sends a handful of short fields.
+const MAX_REST_BODY: usize = 64 * 1024;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/rest", web::get().to(rest))
+        .route("/rest", web::post().to(rest));
+}
+
+fn respond(document: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/xml; charset=utf-8")
+        .body(document)
+}
+
+fn fail(error: TelefumError) -> HttpResponse {
+    respond(
+        Response::new()
+            .field("result", "error")
+            .field("description", error.description())
+            .finish(),
+    )
+}
+
+/// Reads `typecont` in any of its spellings: `lead`/`contact`/`company`, capitalised, or
+/// Russian (`Лид`, `Контакт`, `Компания`).
+pub fn contact_kind(text: &str) -> Option<ContactKind> {
+    match text.trim().to_lowercase().as_str() {
+        "lead" | "лид" => Some(ContactKind::Lead),
+        "contact" | "контакт" => Some(ContactKind::Contact),
+        "company" | "компания" => Some(ContactKind::Company),
+        _ => None,
+    }
+}
+
+pub fn kind_name(kind: ContactKind) -> &'static str {
+    match kind {
+        ContactKind::Lead => "lead",
+        ContactKind::Contact => "contact",
+        ContactKind::Company => "company",
+    }
+}
+
+/// The name TelefUM shows: first and last name, or the company for a company without them.
+pub fn display_name(contact: &Contact) -> String {
+    let name = format!("{} {}", contact.first_name, contact.last_name)
+        .trim()
+        .to_owned();
+    if name.is_empty() {
+        contact.company.clone()
+    } else {
+        name
+    }
+}
+
+async fn rest(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    match answer(&request, payload, &state).await {
+        Ok(document) => respond(document),
+        Err(error) => fail(error),
+    }
+}
+
+async fn answer(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<String, TelefumError> {
+    let body = read_limited(request, payload, MAX_REST_BODY)
+        .await
+        .map_err(|_| TelefumError::InvalidData)?;
+    let params = Params::parse(&[request.query_string().as_bytes(), &body]);
+    let principal = authenticate(&params, state).await?;
+    let store = state.store.clone();
+    let document = match params.get("typereq") {
+        Some("find") => {
+            let phone = params
+                .get("phone")
+                .ok_or(TelefumError::MissingPhone)?
+                .to_owned();
+            let contacts = web::block(move || {
+                domain::contacts_by_caller_number(&store, principal.account, &phone)
+            })
+            .await
+            .map_err(|_| TelefumError::Internal)??;
+            found(&contacts)
+        }
+        Some("addcont") => {
+            let input = new_contact(&params)?;
+            let contact = web::block(move || domain::add_contact(&store, &principal, &input))
+                .await
+                .map_err(|_| TelefumError::Internal)??;
+            flush(&state.store)
+                .await
+                .map_err(|()| TelefumError::Internal)?;
+            Response::new()
+                .field("result", "ok")
+                .field("id", &contact.id.to_string())
+                .field("typecont", kind_name(contact.kind))
+                .field("description", "Контакт добавлен")
+                .finish()
+        }
+        Some("addevent") => {
+            if request.method() != Method::POST {
+                return Err(TelefumError::AddEventNeedsPost);
+            }
+            let id = params.get("id").ok_or(TelefumError::MissingContactId)?;
+            let id = ContactId(id.parse().map_err(|_| TelefumError::ContactNotFound)?);
+            if let Some(kind) = params.get("typecont") {
+                contact_kind(kind).ok_or(TelefumError::UnknownContactType)?;
+            }
+            let subject = params.get("subj").unwrap_or_default().to_owned();
+            let description = params.get("desc").unwrap_or_default().to_owned();
+            let activity = web::block(move || {
+                domain::add_activity(&store, &principal, id, &subject, &description)
+            })
+            .await
+            .map_err(|_| TelefumError::Internal)??;
+            flush(&state.store)
+                .await
+                .map_err(|()| TelefumError::Internal)?;
+            Response::new()
+                .field("result", "ok")
+                .field("idev", &activity.id.to_string())
+                .field("description", "Событие добавлено")
+                .finish()
+        }
+        _ => return Err(TelefumError::UnknownRequest),
+    };
+    Ok(document)
+}
+
+async fn authenticate(params: &Params, state: &AppState) -> Result<Principal, TelefumError> {
+    let (Some(login), Some(password)) = (params.get("login"), params.get("password")) else {
+        return Err(TelefumError::BadCredentials);
+    };
+    let (login, password, store) = (login.to_owned(), password.to_owned(), state.store.clone());
+    web::block(move || domain::authenticate_login(&store, &login, &password))
+        .await
+        .map_err(|_| TelefumError::Internal)??
+        .map_err(|_| TelefumError::BadCredentials)
+}
+
+fn found(contacts: &[Contact]) -> String {
+    let mut response = Response::new();
+    for contact in contacts {
+        let id = contact.id.to_string();
+        let name = display_name(contact);
+        response = response.item(&[
+            ("id", &id),
+            ("typecont", kind_name(contact.kind)),
+            ("name", &name),
+            ("company", &contact.company),
+            ("description", &contact.description),
+        ]);
+    }
+    response
+        .field("total", &contacts.len().to_string())
+        .finish()
+}
+
+/// `addcont`'s parameters as a contact: a company's name is its company; a person's name is
+/// split into first name and the rest; `x_pstn` (the line that was called) is the source.
+fn new_contact(params: &Params) -> Result<ContactInput, TelefumError> {
+    let phone = params.get("phone").ok_or(TelefumError::MissingPhone)?;
+    let kind = match params.get("typecont") {
+        Some(text) => contact_kind(text).ok_or(TelefumError::UnknownContactType)?,
+        None => ContactKind::Contact,
+    };
+    let name = params.get("name").unwrap_or_default();
+    let mut input = ContactInput {
+        phone: Some(phone.to_owned()),
+        kind: Some(kind),
+        source: params.get("x_pstn").map(str::to_owned),
+        ..ContactInput::default()
+    };
+    if kind == ContactKind::Company {
+        input.company = Some(name.to_owned());
+    } else {
+        let mut parts = name.splitn(2, char::is_whitespace);
+        input.first_name = parts.next().map(str::to_owned);
+        input.last_name = parts.next().map(|rest| rest.trim().to_owned());
+    }
+    Ok(input)
+}
