@@ -357,7 +357,7 @@ fn serve(store: Store, listen: &str) -> anyhow::Result<()> {
         TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
     actix_web::rt::System::new()
-        .block_on(async move { http::run(listener, AppState { store })?.await })?;
+        .block_on(async move { http::run(listener, AppState::new(store))?.await })?;
     Ok(())
 }
 

@@ -307,8 +307,18 @@ pub fn add_domain(store: &Store, account: AccountId, domain: &str) -> DomainResu
 
 /// Switches identity verification on for a domain: trackUser then needs a valid HMAC.
 pub fn require_hash(store: &Store, account: AccountId, domain: &str) -> DomainResult<SiteDomain> {
+    set_require_hash(store, account, domain, true)
+}
+
+/// Switches identity verification on or off for a domain.
+pub fn set_require_hash(
+    store: &Store,
+    account: AccountId,
+    domain: &str,
+    required: bool,
+) -> DomainResult<SiteDomain> {
     let name = normalise_domain(domain)?;
-    store.update_domain(account, &name, |domain| domain.require_hash = true)
+    store.update_domain(account, &name, |domain| domain.require_hash = required)
 }
 
 #[cfg(test)]

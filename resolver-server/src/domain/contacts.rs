@@ -105,16 +105,16 @@ fn validate<'a>(input: &'a ContactInput, country: Country) -> DomainResult<Valid
 }
 
 impl ValidInput<'_> {
-    /// Writes the given fields onto `contact`, leaving the others as they are.
-    fn apply(&self, contact: &mut Contact, groups: Option<&[GroupId]>) {
+    /// Writes the given fields onto `contact`; blank ones are kept or cleared per `blanks`.
+    fn apply(&self, contact: &mut Contact, groups: Option<&[GroupId]>, blanks: Blanks) {
         if let Some(phone) = &self.phone {
             contact.phone = phone.clone();
         }
-        if let Some(email) = &self.email {
-            contact.email = Some(email.clone());
+        if self.email.is_some() || blanks == Blanks::Clear {
+            contact.email.clone_from(&self.email);
         }
         for (field, value) in self.texts {
-            if let Some(value) = value {
+            if let Some(value) = value.or((blanks == Blanks::Clear).then_some("")) {
                 let target = match field {
                     "first_name" => &mut contact.first_name,
                     "last_name" => &mut contact.last_name,
@@ -139,6 +139,14 @@ impl ValidInput<'_> {
             contact.groups = groups.to_vec();
         }
     }
+}
+
+/// How an edit reads a field it was given blank: SerwerSMS clients send null for "unchanged",
+/// the admin form sends an emptied field to clear it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Blanks {
+    Keep,
+    Clear,
 }
 
 fn account_country(store: &Store, account: AccountId) -> DomainResult<Country> {
@@ -198,7 +206,7 @@ pub fn add_contact(
         .clone()
         .ok_or(DomainError::MissingField { field: "phone" })?;
     let mut contact = blank_contact(ContactId(store.next_id()?), phone, principal, input.kind);
-    valid.apply(&mut contact, input.groups.as_deref());
+    valid.apply(&mut contact, input.groups.as_deref(), Blanks::Keep);
     let link = valid.suid.map(|suid| (suid, LinkCause::ContactsAdd));
     store.insert_contact(principal.account, &contact, link)
 }
@@ -211,6 +219,17 @@ pub fn edit_contact(
     id: ContactId,
     input: &ContactInput,
 ) -> DomainResult<Contact> {
+    edit_contact_with(store, principal, id, input, Blanks::Keep)
+}
+
+/// [`edit_contact`] with the choice of what a blank field means.
+pub fn edit_contact_with(
+    store: &Store,
+    principal: &Principal,
+    id: ContactId,
+    input: &ContactInput,
+    blanks: Blanks,
+) -> DomainResult<Contact> {
     let valid = validate(input, account_country(store, principal.account)?)?;
     if valid.phone.is_none() {
         return Err(DomainError::MissingField { field: "phone" });
@@ -221,7 +240,7 @@ pub fn edit_contact(
         id,
         |current| {
             let mut contact = current.clone();
-            valid.apply(&mut contact, input.groups.as_deref());
+            valid.apply(&mut contact, input.groups.as_deref(), blanks);
             if let Some(kind) = input.kind {
                 contact.kind = kind;
             }
@@ -503,7 +522,7 @@ pub fn import_contacts(
             continue;
         };
         let mut contact = blank_contact(ContactId(store.next_id()?), phone, principal, item.kind);
-        valid.apply(&mut contact, Some(&[group.id]));
+        valid.apply(&mut contact, Some(&[group.id]), Blanks::Keep);
         contacts.push(contact);
     }
     store.insert_group_with_contacts(principal.account, &group, &contacts)?;

@@ -13,12 +13,13 @@ mod ids;
 mod listing;
 mod model;
 mod phone;
+mod sessions;
 mod text;
 
 pub use accounts::{
     account_named, add_domain, add_user, authenticate_login, authenticate_password,
     authenticate_token, create_account, create_token, normalise_domain, require_hash, revoke_token,
-    AuthFailure, NewToken,
+    set_require_hash, AuthFailure, NewToken,
 };
 pub use activities::{add_activity, contact_activities, Activity};
 pub use campaigns::{
@@ -27,9 +28,9 @@ pub use campaigns::{
     RecordInput, RecordOutcome, RecordRefusal, RecordView, SystemStatus, MAX_BATCH_RECORDS,
 };
 pub use contacts::{
-    add_contact, contacts_by_caller_number, delete_contacts, edit_contact, groups_of_phone,
-    import_contacts, list_contacts, view_contact, ContactInput, ContactListItem, ContactQuery,
-    ContactSort, GroupFilter, ImportReport, PhoneGroup,
+    add_contact, contacts_by_caller_number, delete_contacts, edit_contact, edit_contact_with,
+    groups_of_phone, import_contacts, list_contacts, view_contact, Blanks, ContactInput,
+    ContactListItem, ContactQuery, ContactSort, GroupFilter, ImportReport, PhoneGroup,
 };
 pub use email::Email;
 pub use error::{DomainError, DomainResult, Entity};
@@ -41,4 +42,7 @@ pub use model::{
     Millis, Principal, SiteDomain, Visitor, VisitorLink,
 };
 pub use phone::{Country, Phone, TAIL_DIGITS};
+pub use sessions::{
+    close_session, constant_time_eq, find_session, open_session, random_token, Session,
+};
 pub use text::{MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};

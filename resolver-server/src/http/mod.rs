@@ -1,6 +1,7 @@
 //! The HTTP side: actix wiring and one module per wire protocol. Handlers decode a request
 //! into one domain call and encode its result; rules live in [`crate::domain`].
 
+mod admin;
 mod body;
 mod serwersms;
 mod telefum;
@@ -9,7 +10,10 @@ mod thulium;
 use crate::store::Store;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::TcpListener;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
 pub use body::MAX_BODY_BYTES;
 
@@ -17,6 +21,19 @@ pub use body::MAX_BODY_BYTES;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Admin login attempts per client address.
+    pub login_limiter: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+impl AppState {
+    /// Default limits: 10 login attempts a minute per address.
+    pub fn new(store: Store) -> AppState {
+        let quota = Quota::per_minute(NonZeroU32::new(10).expect("10 is not zero"));
+        AppState {
+            store,
+            login_limiter: Arc::new(RateLimiter::keyed(quota)),
+        }
+    }
 }
 
 /// Makes every acknowledged write durable before the answer goes out. sled's own
@@ -44,6 +61,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             .wrap(middleware::NormalizePath::trim())
             .configure(thulium::configure)
             .configure(telefum::configure)
+            .configure(admin::configure)
             .configure(serwersms::configure)
     })
     .listen(listener)?

@@ -190,6 +190,7 @@ pub mod auth {
     const TOKEN_SHA256: u8 = 0x02;
     const SITE_KEY: u8 = 0x03;
     const ACCOUNT_NAME: u8 = 0x04;
+    const SESSION: u8 = 0x05;
 
     fn tagged(tag: u8, text: &str) -> Vec<u8> {
         let mut key = Vec::with_capacity(1 + text.len());
@@ -212,6 +213,10 @@ pub mod auth {
 
     pub fn account_name(name: &str) -> Vec<u8> {
         tagged(ACCOUNT_NAME, name)
+    }
+
+    pub fn session(sha256_hex: &str) -> Vec<u8> {
+        tagged(SESSION, sha256_hex)
     }
 
     /// Every account-name key: the list of accounts.

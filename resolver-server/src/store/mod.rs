@@ -8,6 +8,7 @@
 mod activities;
 mod campaigns;
 pub mod keys;
+mod sessions;
 
 pub use campaigns::RecordInsert;
 

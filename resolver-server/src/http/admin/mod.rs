@@ -1,0 +1,718 @@
+//! The admin pages: login, contacts, search, the contact card with its timeline, contact edit,
+//! groups, domains with their snippet and verification switch, API tokens. Server-rendered,
+//! usable without JavaScript. Sessions are HttpOnly cookies (Secure on https, SameSite=Lax);
+//! every form carries the session's CSRF token; login attempts are rate-limited per address.
+//!
+//! Spec: `shared/spec/telefum-crm-api.md` (Browser pages) and the admin-pages issue.
+
+mod pages;
+
+use super::AppState;
+use crate::domain::{
+    self, Blanks, Contact, ContactId, ContactInput, ContactQuery, GroupFilter, GroupId, Page,
+    Paging, Session,
+};
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use maud::Markup;
+use pages::{Chrome, TimelineLine};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::future::{ready, Ready};
+
+const SESSION_COOKIE: &str = "ssrm_session";
+const LOGIN_CSRF_COOKIE: &str = "ssrm_login_csrf";
+/// Timeline entries per card page.
+const TIMELINE_PAGE: u64 = 50;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/admin.css", web::get().to(stylesheet))
+        .route("/login", web::get().to(login_form))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout))
+        .route("/contacts", web::get().to(contacts))
+        .route("/contacts/{id}/edit", web::get().to(edit_form))
+        .route("/contacts/{id}/edit", web::post().to(edit))
+        .route("/search", web::get().to(search))
+        .route("/card", web::get().to(card))
+        .route("/groups", web::get().to(groups))
+        .route("/groups", web::post().to(add_group))
+        .route("/domains", web::get().to(domains))
+        .route("/domains", web::post().to(add_domain))
+        .route("/domains/verification", web::post().to(verification))
+        .route("/tokens", web::get().to(tokens))
+        .route("/tokens", web::post().to(create_token))
+        .route("/tokens/revoke", web::post().to(revoke_token))
+        .route("/", web::get().to(home));
+}
+
+fn html(status: StatusCode, markup: Markup) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Referrer-Policy", "same-origin"))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(markup.into_string())
+}
+
+fn page(markup: Markup) -> HttpResponse {
+    html(StatusCode::OK, markup)
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// A signed-in user, or a redirect to the login page that comes back here.
+struct Admin(Session);
+
+#[derive(Debug)]
+struct NotSignedIn {
+    next: String,
+}
+
+impl std::fmt::Display for NotSignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not signed in")
+    }
+}
+
+impl ResponseError for NotSignedIn {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SEE_OTHER
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let next =
+            percent_encoding::utf8_percent_encode(&self.next, percent_encoding::NON_ALPHANUMERIC);
+        see_other(&format!("/login?next={next}"))
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = NotSignedIn;
+    type Future = Ready<Result<Admin, NotSignedIn>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let next = match request.query_string() {
+            "" => request.path().to_owned(),
+            query => format!("{}?{query}", request.path()),
+        };
+        let session = request
+            .app_data::<web::Data<AppState>>()
+            .zip(request.cookie(SESSION_COOKIE))
+            .and_then(|(state, cookie)| {
+                domain::find_session(&state.store, cookie.value())
+                    .ok()
+                    .flatten()
+            });
+        ready(session.map(Admin).ok_or(NotSignedIn { next }))
+    }
+}
+
+impl Admin {
+    fn chrome(&self) -> Chrome<'_> {
+        Chrome {
+            username: &self.0.username,
+            csrf: &self.0.csrf,
+        }
+    }
+}
+
+/// Decodes a form body (PHP-style `groups[]=` arrays allowed).
+fn form<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
+    serde_qs::Config::new(2, false).deserialize_bytes(body).ok()
+}
+
+fn forbidden(admin: Option<&Admin>) -> HttpResponse {
+    let chrome = admin.map(Admin::chrome);
+    html(
+        StatusCode::FORBIDDEN,
+        pages::message(chrome.as_ref(), "Formularz odrzucony", "Formularz wygasł albo nie pochodzi z tej strony (brak tokenu CSRF). Wróć, odśwież stronę i spróbuj ponownie."),
+    )
+}
+
+/// Reads a form whose CSRF token matches the session's; `None` means refuse it.
+fn checked_form<T: DeserializeOwned + HasCsrf>(admin: &Admin, body: &[u8]) -> Option<T> {
+    form::<T>(body).filter(|parsed| admin.0.csrf_matches(parsed.csrf()))
+}
+
+trait HasCsrf {
+    fn csrf(&self) -> &str;
+}
+
+macro_rules! has_csrf {
+    ($($form:ty),*) => { $(impl HasCsrf for $form { fn csrf(&self) -> &str { &self.csrf } })* };
+}
+
+fn internal() -> HttpResponse {
+    html(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        pages::message(None, "Błąd serwera", "Spróbuj ponownie za chwilę."),
+    )
+}
+
+fn not_found(admin: &Admin) -> HttpResponse {
+    html(
+        StatusCode::NOT_FOUND,
+        pages::message(
+            Some(&admin.chrome()),
+            "Nie znaleziono",
+            "Nie ma takiego kontaktu.",
+        ),
+    )
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .body(include_str!("admin.css"))
+}
+
+async fn home() -> HttpResponse {
+    see_other("/contacts")
+}
+
+// ----- login -----
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a path on this site: `/card?id=1`, never `//evil.example` or `https://…`.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
+            next.to_owned()
+        }
+        _ => "/contacts".to_owned(),
+    }
+}
+
+fn secure(request: &HttpRequest) -> bool {
+    request.connection_info().scheme() == "https"
+}
+
+fn login_page(
+    request: &HttpRequest,
+    next: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> HttpResponse {
+    let csrf = domain::random_token(16);
+    let cookie = Cookie::build(LOGIN_CSRF_COOKIE, csrf.clone())
+        .path("/login")
+        .http_only(true)
+        .secure(secure(request))
+        .same_site(SameSite::Strict)
+        .finish();
+    let mut response = html(status, pages::login(&csrf, next, error));
+    let _ = response.add_cookie(&cookie);
+    response
+}
+
+async fn login_form(request: HttpRequest, query: web::Query<NextQuery>) -> HttpResponse {
+    login_page(
+        &request,
+        &safe_next(query.next.as_deref()),
+        None,
+        StatusCode::OK,
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    csrf: String,
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let Some(form): Option<LoginForm> = form(&body) else {
+        return login_page(
+            &request,
+            "/contacts",
+            Some("Uzupełnij login i hasło."),
+            StatusCode::BAD_REQUEST,
+        );
+    };
+    let next = safe_next(form.next.as_deref());
+    // Double-submit: the form's token must equal the cookie set with the form.
+    let expected = request
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if expected.is_empty() || !domain::constant_time_eq(expected.as_bytes(), form.csrf.as_bytes()) {
+        return forbidden(None);
+    }
+    let address = request
+        .connection_info()
+        .realip_remote_addr()
+        .unwrap_or("unknown")
+        .to_owned();
+    if state.login_limiter.check_key(&address).is_err() {
+        return login_page(
+            &request,
+            &next,
+            Some("Za dużo prób logowania. Spróbuj za minutę."),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
+    }
+    let store = state.store.clone();
+    let outcome = web::block(move || -> domain::DomainResult<Option<(String, Session)>> {
+        match domain::authenticate_password(&store, &form.username, &form.password)? {
+            Ok(principal) => domain::open_session(&store, &principal).map(Some),
+            Err(_) => Ok(None),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(Some((token, _)))) => {
+            let cookie = Cookie::build(SESSION_COOKIE, token)
+                .path("/")
+                .http_only(true)
+                .secure(secure(&request))
+                .same_site(SameSite::Lax)
+                .finish();
+            let mut response = see_other(&next);
+            let _ = response.add_cookie(&cookie);
+            response
+        }
+        Ok(Ok(None)) => login_page(
+            &request,
+            &next,
+            Some("Nieprawidłowy login lub hasło."),
+            StatusCode::UNAUTHORIZED,
+        ),
+        _ => internal(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+struct ContactEditForm {
+    csrf: String,
+    phone: Option<String>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    company: Option<String>,
+    tax_id: Option<String>,
+    address: Option<String>,
+    city: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    groups: Vec<u64>,
+}
+
+#[derive(Deserialize)]
+struct NameForm {
+    csrf: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct DomainForm {
+    csrf: String,
+    domain: String,
+}
+
+#[derive(Deserialize)]
+struct VerificationForm {
+    csrf: String,
+    domain: String,
+    required: String,
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    csrf: String,
+    expires_days: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    csrf: String,
+    prefix: String,
+}
+
+has_csrf!(
+    CsrfOnly,
+    ContactEditForm,
+    NameForm,
+    DomainForm,
+    VerificationForm,
+    TokenForm,
+    RevokeForm
+);
+
+async fn logout(
+    request: HttpRequest,
+    admin: Admin,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    if checked_form::<CsrfOnly>(&admin, &body).is_none() {
+        return forbidden(Some(&admin));
+    }
+    if let Some(cookie) = request.cookie(SESSION_COOKIE) {
+        if domain::close_session(&state.store, cookie.value()).is_err() {
+            return internal();
+        }
+    }
+    let mut response = see_other("/login");
+    let mut removal = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+    removal.make_removal();
+    let _ = response.add_cookie(&removal);
+    response
+}
+
+// ----- contacts, search, card -----
+
+#[derive(Deserialize)]
+struct ListQuery {
+    q: Option<String>,
+    group: Option<u64>,
+    page: Option<i64>,
+}
+
+async fn contacts(
+    admin: Admin,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let account = admin.0.account;
+    let text = query.q.clone().unwrap_or_default();
+    let group = match query.group {
+        Some(id) => match domain::view_group(&state.store, account, GroupId(id)) {
+            Ok(group) => Some(group),
+            Err(_) => return not_found(&admin),
+        },
+        None => None,
+    };
+    let contact_query = ContactQuery {
+        group: group
+            .as_ref()
+            .map_or(GroupFilter::Any, |g| GroupFilter::Group(g.id)),
+        search: Some(text.clone()),
+        paging: Paging::new(query.page, Some(50)),
+        ..ContactQuery::default()
+    };
+    let store = state.store.clone();
+    match web::block(move || domain::list_contacts(&store, account, &contact_query)).await {
+        Ok(Ok(found)) => {
+            let found = found.map(|item| item.contact);
+            page(pages::contacts(
+                &admin.chrome(),
+                &found,
+                &text,
+                group.as_ref(),
+            ))
+        }
+        _ => internal(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    phone: Option<String>,
+    q: Option<String>,
+}
+
+async fn search(
+    admin: Admin,
+    query: web::Query<SearchQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let account = admin.0.account;
+    let phone = query.phone.clone().unwrap_or_default();
+    let text = query.q.clone().unwrap_or_default();
+    let store = state.store.clone();
+    let (phone_given, text_given) = (phone.trim().to_owned(), text.trim().to_owned());
+    let results = web::block(move || -> domain::DomainResult<Option<Vec<Contact>>> {
+        if !phone_given.is_empty() {
+            return match domain::contacts_by_caller_number(&store, account, &phone_given) {
+                Ok(found) => Ok(Some(found)),
+                Err(domain::DomainError::InvalidPhone { .. }) => Ok(Some(Vec::new())),
+                Err(other) => Err(other),
+            };
+        }
+        if !text_given.is_empty() {
+            let query = ContactQuery {
+                search: Some(text_given),
+                paging: Paging::new(None, Some(500)),
+                ..ContactQuery::default()
+            };
+            return Ok(Some(
+                domain::list_contacts(&store, account, &query)?
+                    .items
+                    .into_iter()
+                    .map(|i| i.contact)
+                    .collect(),
+            ));
+        }
+        Ok(None)
+    })
+    .await;
+    match results {
+        Ok(Ok(results)) => page(pages::search(
+            &admin.chrome(),
+            &phone,
+            &text,
+            results.as_deref(),
+        )),
+        _ => internal(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CardQuery {
+    id: Option<String>,
+    page: Option<i64>,
+}
+
+async fn card(
+    admin: Admin,
+    query: web::Query<CardQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let account = admin.0.account;
+    let Some(id) = query
+        .id
+        .as_deref()
+        .and_then(|id| id.trim().parse().ok())
+        .map(ContactId)
+    else {
+        return not_found(&admin);
+    };
+    let contact = match domain::view_contact(&state.store, account, id) {
+        Ok(contact) => contact,
+        Err(domain::DomainError::NotFound(_)) => return not_found(&admin),
+        Err(_) => return internal(),
+    };
+    let groups: Vec<_> = contact
+        .groups
+        .iter()
+        .filter_map(|g| state.store.group(account, *g).ok().flatten())
+        .collect();
+    let Ok(activities) = domain::contact_activities(&state.store, account, id) else {
+        return internal();
+    };
+    let lines: Vec<TimelineLine> = activities.iter().map(TimelineLine::Activity).collect();
+    let paging = Paging::new(query.page, Some(TIMELINE_PAGE as i64));
+    let timeline = Page::of(lines, paging);
+    page(pages::card(
+        &admin.chrome(),
+        &contact,
+        &groups,
+        &timeline.items,
+        timeline.page,
+        timeline.pages,
+    ))
+}
+
+async fn edit_form(admin: Admin, path: web::Path<u64>, state: web::Data<AppState>) -> HttpResponse {
+    let account = admin.0.account;
+    let (Ok(contact), Ok(groups)) = (
+        domain::view_contact(&state.store, account, ContactId(*path)),
+        state.store.groups(account),
+    ) else {
+        return not_found(&admin);
+    };
+    page(pages::edit(&admin.chrome(), &contact, &groups, None))
+}
+
+async fn edit(
+    admin: Admin,
+    path: web::Path<u64>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(form) = checked_form::<ContactEditForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    let id = ContactId(*path);
+    let input = ContactInput {
+        phone: form.phone,
+        email: form.email,
+        first_name: form.first_name,
+        last_name: form.last_name,
+        company: form.company,
+        tax_id: form.tax_id,
+        address: form.address,
+        city: form.city,
+        description: form.description,
+        groups: Some(form.groups.into_iter().map(GroupId).collect()),
+        ..ContactInput::default()
+    };
+    let principal = admin.0.principal();
+    let store = state.store.clone();
+    match web::block(move || {
+        domain::edit_contact_with(&store, &principal, id, &input, Blanks::Clear)
+    })
+    .await
+    {
+        Ok(Ok(contact)) => {
+            if super::flush(&state.store).await.is_err() {
+                return internal();
+            }
+            see_other(&format!(
+                "/card?id={}&typecont={}",
+                contact.id,
+                pages::kind_label(contact.kind)
+            ))
+        }
+        Ok(Err(domain::DomainError::NotFound(_))) => not_found(&admin),
+        Ok(Err(error)) => {
+            let account = admin.0.account;
+            let (Ok(contact), Ok(groups)) = (
+                domain::view_contact(&state.store, account, id),
+                state.store.groups(account),
+            ) else {
+                return not_found(&admin);
+            };
+            html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::edit(&admin.chrome(), &contact, &groups, Some(&error.to_string())),
+            )
+        }
+        Err(_) => internal(),
+    }
+}
+
+// ----- groups, domains, tokens -----
+
+async fn groups(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
+    match state.store.groups(admin.0.account) {
+        Ok(groups) => page(pages::groups(&admin.chrome(), &groups, None)),
+        Err(_) => internal(),
+    }
+}
+
+async fn add_group(admin: Admin, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let Some(form) = checked_form::<NameForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    match domain::add_group(&state.store, admin.0.account, &form.name) {
+        Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/groups"),
+        Ok(_) => internal(),
+        Err(error) => {
+            let groups = state.store.groups(admin.0.account).unwrap_or_default();
+            html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::groups(&admin.chrome(), &groups, Some(&error.to_string())),
+            )
+        }
+    }
+}
+
+/// The address browsers load the tracker from: this server as the request reached it.
+fn resolver_url(request: &HttpRequest) -> String {
+    let info = request.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+async fn domains(request: HttpRequest, admin: Admin, state: web::Data<AppState>) -> HttpResponse {
+    match state.store.domains(admin.0.account) {
+        Ok(domains) => page(pages::domains(
+            &admin.chrome(),
+            &domains,
+            &resolver_url(&request),
+            None,
+        )),
+        Err(_) => internal(),
+    }
+}
+
+async fn add_domain(
+    request: HttpRequest,
+    admin: Admin,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(form) = checked_form::<DomainForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    match domain::add_domain(&state.store, admin.0.account, &form.domain) {
+        Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/domains"),
+        Ok(_) => internal(),
+        Err(error) => {
+            let domains = state.store.domains(admin.0.account).unwrap_or_default();
+            html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::domains(
+                    &admin.chrome(),
+                    &domains,
+                    &resolver_url(&request),
+                    Some(&error.to_string()),
+                ),
+            )
+        }
+    }
+}
+
+async fn verification(admin: Admin, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let Some(form) = checked_form::<VerificationForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    let required = form.required == "true";
+    match domain::set_require_hash(&state.store, admin.0.account, &form.domain, required) {
+        Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/domains"),
+        Ok(_) => internal(),
+        Err(_) => not_found(&admin),
+    }
+}
+
+async fn tokens(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
+    match state.store.tokens(admin.0.account) {
+        Ok(tokens) => page(pages::tokens(&admin.chrome(), &tokens, None)),
+        Err(_) => internal(),
+    }
+}
+
+async fn create_token(admin: Admin, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let Some(form) = checked_form::<TokenForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    let expires_days = form
+        .expires_days
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .and_then(|d| d.parse::<u32>().ok());
+    let account = admin.0.account;
+    match domain::create_token(&state.store, account, Some(&admin.0.username), expires_days) {
+        Ok(token) if super::flush(&state.store).await.is_ok() => {
+            let tokens = state.store.tokens(account).unwrap_or_default();
+            page(pages::tokens(&admin.chrome(), &tokens, Some(&token.secret)))
+        }
+        _ => internal(),
+    }
+}
+
+async fn revoke_token(admin: Admin, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let Some(form) = checked_form::<RevokeForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    match domain::revoke_token(&state.store, admin.0.account, &form.prefix) {
+        Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/tokens"),
+        Ok(_) => internal(),
+        Err(_) => not_found(&admin),
+    }
+}

@@ -1,0 +1,423 @@
+//! The admin pages' HTML (maud escapes every interpolated value). Plain forms and links: every
+//! page works without JavaScript. Phone numbers are `telf:` links so TelefUM can dial them.
+
+use crate::domain::{Activity, ApiToken, Contact, ContactKind, Group, Millis, Page, SiteDomain};
+use maud::{html, Markup, DOCTYPE};
+
+/// `2026-11-23 08:15 UTC`.
+pub fn time(millis: Millis) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .map_or_else(|| millis.to_string(), |t| format!("{t} UTC"))
+}
+
+pub fn kind_label(kind: ContactKind) -> &'static str {
+    match kind {
+        ContactKind::Lead => "lead",
+        ContactKind::Contact => "contact",
+        ContactKind::Company => "company",
+    }
+}
+
+/// What a contact is called on the pages: its name, else its company, else its phone.
+pub fn display_name(contact: &Contact) -> String {
+    let name = format!("{} {}", contact.first_name, contact.last_name)
+        .trim()
+        .to_owned();
+    if !name.is_empty() {
+        name
+    } else if !contact.company.is_empty() {
+        contact.company.clone()
+    } else {
+        contact.phone.as_str().to_owned()
+    }
+}
+
+fn phone_link(phone: &str) -> Markup {
+    html! { a.phone href={ "telf:" (phone) } { (phone) } }
+}
+
+fn card_link(contact: &Contact) -> String {
+    format!(
+        "/card?id={}&typecont={}",
+        contact.id,
+        kind_label(contact.kind)
+    )
+}
+
+/// The signed-in user and the CSRF token every form of the page carries.
+pub struct Chrome<'a> {
+    pub username: &'a str,
+    pub csrf: &'a str,
+}
+
+fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
+}
+
+pub fn layout(chrome: Option<&Chrome>, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="pl" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · ssrm" }
+                link rel="stylesheet" href="/admin.css";
+            }
+            body {
+                header {
+                    a.brand href="/contacts" { "ssrm" }
+                    @if let Some(chrome) = chrome {
+                        nav {
+                            a href="/contacts" { "Kontakty" }
+                            a href="/search" { "Szukaj" }
+                            a href="/groups" { "Grupy" }
+                            a href="/domains" { "Domeny" }
+                            a href="/tokens" { "Tokeny API" }
+                        }
+                        form.logout method="post" action="/logout" {
+                            (csrf_field(chrome.csrf))
+                            span.user { (chrome.username) }
+                            button type="submit" { "Wyloguj" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+pub fn login(csrf: &str, next: &str, error: Option<&str>) -> Markup {
+    layout(
+        None,
+        "Logowanie",
+        html! {
+            section.narrow {
+                h1 { "Logowanie" }
+                @if let Some(error) = error { p.error role="alert" { (error) } }
+                form method="post" action="/login" {
+                    (csrf_field(csrf))
+                    input type="hidden" name="next" value=(next);
+                    label { "Login" input name="username" autocomplete="username" required autofocus; }
+                    label { "Hasło" input name="password" type="password" autocomplete="current-password" required; }
+                    button type="submit" { "Zaloguj" }
+                }
+            }
+        },
+    )
+}
+
+pub fn message(chrome: Option<&Chrome>, title: &str, text: &str) -> Markup {
+    layout(chrome, title, html! { h1 { (title) } p { (text) } })
+}
+
+fn contacts_table(contacts: &[Contact]) -> Markup {
+    html! {
+        @if contacts.is_empty() {
+            p.empty { "Brak kontaktów." }
+        } @else {
+            table.contacts {
+                thead { tr { th { "Nazwa" } th { "Telefon" } th { "E-mail" } th { "Firma" } th { "Typ" } } }
+                tbody {
+                    @for contact in contacts {
+                        tr {
+                            td { a.card href=(card_link(contact)) { (display_name(contact)) } }
+                            td { (phone_link(contact.phone.as_str())) }
+                            td { (contact.email.as_ref().map(|e| e.as_str()).unwrap_or_default()) }
+                            td { (contact.company) }
+                            td { (kind_label(contact.kind)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn pager(base: &str, page: u64, pages: u64) -> Markup {
+    let separator = if base.contains('?') { '&' } else { '?' };
+    html! {
+        nav.pager {
+            @if page > 1 { a rel="prev" href={ (base) (separator) "page=" (page - 1) } { "← Nowsze" } }
+            span { "Strona " (page) " z " (pages) }
+            @if page < pages { a rel="next" href={ (base) (separator) "page=" (page + 1) } { "Starsze →" } }
+        }
+    }
+}
+
+pub fn contacts(
+    chrome: &Chrome,
+    page: &Page<Contact>,
+    query: &str,
+    group: Option<&Group>,
+) -> Markup {
+    let base = match group {
+        Some(group) => format!("/contacts?group={}&q={}", group.id, urlencode(query)),
+        None => format!("/contacts?q={}", urlencode(query)),
+    };
+    layout(
+        Some(chrome),
+        "Kontakty",
+        html! {
+            h1 { "Kontakty" @if let Some(group) = group { " w grupie „" (group.name) "”" } }
+            form.search method="get" action="/contacts" {
+                @if let Some(group) = group { input type="hidden" name="group" value=(group.id); }
+                input type="search" name="q" value=(query) placeholder="Szukaj w imieniu, telefonie, e-mailu…";
+                button type="submit" { "Szukaj" }
+            }
+            p.count { (page.total) " kontaktów" }
+            (contacts_table(&page.items))
+            (pager(&base, page.page, page.pages))
+        },
+    )
+}
+
+pub fn search(chrome: &Chrome, phone: &str, text: &str, results: Option<&[Contact]>) -> Markup {
+    layout(
+        Some(chrome),
+        "Szukaj",
+        html! {
+            h1 { "Szukaj kontaktu" }
+            form.search method="get" action="/search" {
+                label { "Telefon" input type="tel" name="phone" value=(phone) placeholder="np. 500 600 700"; }
+                label { "lub tekst" input type="search" name="q" value=(text) placeholder="imię, e-mail, firma…"; }
+                button type="submit" { "Szukaj" }
+            }
+            @if let Some(results) = results {
+                h2 { "Wyniki: " (results.len()) }
+                (contacts_table(results))
+            }
+        },
+    )
+}
+
+/// One line of a contact's timeline.
+pub enum TimelineLine<'a> {
+    Activity(&'a Activity),
+}
+
+pub fn card(
+    chrome: &Chrome,
+    contact: &Contact,
+    groups: &[Group],
+    timeline: &[TimelineLine],
+    page: u64,
+    pages: u64,
+) -> Markup {
+    let field = |label: &str, value: &str| html! { @if !value.is_empty() { dt { (label) } dd { (value) } } };
+    layout(
+        Some(chrome),
+        &display_name(contact),
+        html! {
+            div.card-head {
+                h1 { (display_name(contact)) }
+                a.button href={ "/contacts/" (contact.id) "/edit" } { "Edytuj" }
+            }
+            dl.fields {
+                dt { "Telefon" } dd { (phone_link(contact.phone.as_str())) }
+                @if let Some(email) = &contact.email { dt { "E-mail" } dd { a href={ "mailto:" (email.as_str()) } { (email.as_str()) } } }
+                (field("Imię", &contact.first_name))
+                (field("Nazwisko", &contact.last_name))
+                (field("Firma", &contact.company))
+                (field("NIP", &contact.tax_id))
+                (field("Adres", &contact.address))
+                (field("Miasto", &contact.city))
+                (field("Opis", &contact.description))
+                dt { "Typ" } dd { (kind_label(contact.kind)) }
+                @if let Some(source) = &contact.source {
+                    dt { "Źródło" }
+                    dd { @if source.starts_with('+') { (phone_link(source)) } @else { (source) } }
+                }
+                @if let Some(author) = &contact.created_by { dt { "Utworzył" } dd { (author) } }
+                dt { "Utworzono" } dd { (time(contact.created_at)) }
+                dt { "Grupy" }
+                dd {
+                    @if groups.is_empty() { "—" }
+                    @for group in groups { a.group href={ "/contacts?group=" (group.id) } { (group.name) } " " }
+                }
+                @if let Some(suid) = contact.suid { dt { "Identyfikator (suid)" } dd { code { (suid.to_string()) } } }
+            }
+            h2 { "Historia" }
+            @if timeline.is_empty() {
+                p.empty { "Brak zdarzeń." }
+            } @else {
+                ol.timeline {
+                    @for line in timeline {
+                        @match line {
+                            TimelineLine::Activity(activity) => li.activity {
+                                time { (time(activity.at)) }
+                                strong { (activity.subject) }
+                                @if !activity.description.is_empty() { " — " (activity.description) }
+                                @if let Some(author) = &activity.author { span.author { " (" (author) ")" } }
+                            },
+                        }
+                    }
+                }
+                (pager(&format!("/card?id={}&typecont={}", contact.id, kind_label(contact.kind)), page, pages))
+            }
+        },
+    )
+}
+
+pub fn edit(chrome: &Chrome, contact: &Contact, groups: &[Group], error: Option<&str>) -> Markup {
+    let text = |label: &str, name: &str, value: &str| html! { label { (label) input name=(name) value=(value); } };
+    layout(
+        Some(chrome),
+        "Edycja kontaktu",
+        html! {
+            h1 { "Edycja: " (display_name(contact)) }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            form.edit method="post" action={ "/contacts/" (contact.id) "/edit" } {
+                (csrf_field(chrome.csrf))
+                label { "Telefon" input name="phone" type="tel" value=(contact.phone.as_str()) required; }
+                label { "E-mail" input name="email" type="email" value=(contact.email.as_ref().map(|e| e.as_str()).unwrap_or_default()); }
+                (text("Imię", "first_name", &contact.first_name))
+                (text("Nazwisko", "last_name", &contact.last_name))
+                (text("Firma", "company", &contact.company))
+                (text("NIP", "tax_id", &contact.tax_id))
+                (text("Adres", "address", &contact.address))
+                (text("Miasto", "city", &contact.city))
+                label { "Opis" textarea name="description" rows="3" { (contact.description) } }
+                fieldset {
+                    legend { "Grupy" }
+                    @for group in groups {
+                        label.check {
+                            input type="checkbox" name="groups[]" value=(group.id) checked[contact.groups.contains(&group.id)];
+                            (group.name)
+                        }
+                    }
+                }
+                button type="submit" { "Zapisz" }
+                a href=(card_link(contact)) { "Anuluj" }
+            }
+        },
+    )
+}
+
+pub fn groups(chrome: &Chrome, groups: &[Group], error: Option<&str>) -> Markup {
+    layout(
+        Some(chrome),
+        "Grupy",
+        html! {
+            h1 { "Grupy" }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            table {
+                thead { tr { th { "Nazwa" } th { "Kontakty" } } }
+                tbody {
+                    @for group in groups {
+                        tr { td { a href={ "/contacts?group=" (group.id) } { (group.name) } } td { (group.count) } }
+                    }
+                }
+            }
+            form.inline method="post" action="/groups" {
+                (csrf_field(chrome.csrf))
+                input name="name" maxlength="100" placeholder="Nazwa nowej grupy" required;
+                button type="submit" { "Dodaj grupę" }
+            }
+        },
+    )
+}
+
+pub fn domains(
+    chrome: &Chrome,
+    domains: &[SiteDomain],
+    resolver: &str,
+    error: Option<&str>,
+) -> Markup {
+    layout(
+        Some(chrome),
+        "Domeny",
+        html! {
+            h1 { "Domeny i kod śledzący" }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            @for domain in domains {
+                section.domain {
+                    h2 { (domain.name) }
+                    p { "Klucz strony: " code { (domain.site_key) } }
+                    p { "Wklej na każdą stronę, w " code { "<head>" } ":" }
+                    pre.snippet { (snippet(&domain.site_key, resolver)) }
+                    @if domain.require_hash {
+                        p.ok { "Weryfikacja tożsamości włączona: trackUser wymaga podpisu HMAC-SHA256." }
+                        p { "Sekret strony (tylko dla serwera strony): " code.secret { (domain.secret) } }
+                    } @else {
+                        p.warning role="alert" {
+                            strong { "Weryfikacja tożsamości wyłączona. " }
+                            "Każdy, kto zna e-mail lub telefon klienta, może w konsoli przeglądarki przejąć jego identyfikator. Włącz weryfikację i podpisuj wartości trackUser na serwerze strony."
+                        }
+                    }
+                    form.inline method="post" action="/domains/verification" {
+                        (csrf_field(chrome.csrf))
+                        input type="hidden" name="domain" value=(domain.name);
+                        input type="hidden" name="required" value=(if domain.require_hash { "false" } else { "true" });
+                        button type="submit" { @if domain.require_hash { "Wyłącz weryfikację" } @else { "Włącz weryfikację" } }
+                    }
+                }
+            }
+            form.inline method="post" action="/domains" {
+                (csrf_field(chrome.csrf))
+                input name="domain" placeholder="sklep.example.com" required;
+                button type="submit" { "Dodaj domenę" }
+            }
+        },
+    )
+}
+
+/// The copy-paste snippet of a site (README, "Installing it on a site").
+pub fn snippet(site_key: &str, resolver: &str) -> String {
+    format!(
+        "<script>\n  window._ssrm = window._ssrm || [];\n  _ssrm.push(['setSite', '{site_key}']);\n</script>\n<script async src=\"{}/ssrm.js\"></script>",
+        resolver.trim_end_matches('/')
+    )
+}
+
+pub fn tokens(chrome: &Chrome, tokens: &[ApiToken], created: Option<&str>) -> Markup {
+    layout(
+        Some(chrome),
+        "Tokeny API",
+        html! {
+            h1 { "Tokeny API" }
+            @if let Some(secret) = created {
+                div.created role="status" {
+                    p { strong { "Nowy token — skopiuj go teraz, nie zostanie pokazany ponownie:" } }
+                    pre #new-token { (secret) }
+                }
+            }
+            table {
+                thead { tr { th { "Prefiks" } th { "Użytkownik" } th { "Utworzony" } th { "Wygasa" } th { "Stan" } th {} } }
+                tbody {
+                    @for token in tokens {
+                        tr {
+                            td { code { (token.prefix) } }
+                            td { (token.username.as_deref().unwrap_or("—")) }
+                            td { (time(token.created_at)) }
+                            td { (token.expires_at.map(time).unwrap_or_else(|| "nigdy".into())) }
+                            td { @if let Some(at) = token.revoked_at { "unieważniony " (time(at)) } @else { "aktywny" } }
+                            td {
+                                @if token.revoked_at.is_none() {
+                                    form.inline method="post" action="/tokens/revoke" {
+                                        (csrf_field(chrome.csrf))
+                                        input type="hidden" name="prefix" value=(token.prefix);
+                                        button type="submit" { "Unieważnij" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form.inline method="post" action="/tokens" {
+                (csrf_field(chrome.csrf))
+                label { "Wygasa po (dni, puste = nigdy)" input name="expires_days" type="number" min="1"; }
+                button type="submit" { "Utwórz token" }
+            }
+        },
+    )
+}
+
+fn urlencode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
