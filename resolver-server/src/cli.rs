@@ -39,6 +39,9 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, env = "SSRM_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Directory holding the built tracker (scripts/build-tracker.sh writes www/tracker).
+        #[arg(long, env = "SSRM_TRACKER_DIR", default_value = "www/tracker")]
+        tracker_dir: PathBuf,
         /// Create (first time) a demo account with a user, a token and the domains `localhost`
         /// and `127.0.0.1`, and print their credentials.
         #[arg(long)]
@@ -56,9 +59,19 @@ pub enum Command {
     /// Manage an account's website domains.
     #[command(subcommand)]
     Domain(DomainCommand),
+    /// Read contacts' data.
+    #[command(subcommand)]
+    Contact(ContactCommand),
     /// Manage outbound call campaigns (Thulium API).
     #[command(subcommand)]
     Campaign(CampaignCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Print a contact's history (page views and events of its visitors), newest first:
+    /// time, kind, suid, URL or event name, title or properties.
+    History { account: String, contact: u64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +112,9 @@ pub enum AccountCommand {
         /// Country for phone numbers typed without a prefix (ISO 3166-1 alpha-2).
         #[arg(long, default_value = "PL")]
         country: String,
+        /// Language of the trackUser messages site visitors' callbacks get: pl or en.
+        #[arg(long, default_value = "pl", value_parser = ["pl", "en"])]
+        language: String,
     },
     /// List accounts: id, name, country.
     List,
@@ -176,14 +192,67 @@ fn format_time(millis: i64) -> String {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let store = open_store(&cli.data_dir)?;
     match cli.command {
-        Command::Serve { listen, demo } => {
+        Command::Serve {
+            listen,
+            tracker_dir,
+            demo,
+        } => {
             if demo {
                 print_demo(&ensure_demo(&store, &cli.data_dir)?, &listen);
             }
-            serve(store, &listen)
+            serve(store, &listen, tracker_dir)
         }
-        Command::Account(AccountCommand::Add { name, country }) => {
-            let account = domain::create_account(&store, &name, Some(&country))?;
+        Command::Contact(ContactCommand::History {
+            account: name,
+            contact,
+        }) => {
+            let account = account(&store, &name)?;
+            let paging = domain::Paging::new(Some(1), Some(i64::MAX));
+            let mut page = 1;
+            loop {
+                let history = domain::contact_history(
+                    &store,
+                    account.id,
+                    domain::ContactId(contact),
+                    domain::Paging { page, ..paging },
+                )?;
+                for entry in &history.items {
+                    match entry {
+                        domain::HistoryEntry::PageView(view) => println!(
+                            "{}\tpageview\t{}\t{}\t{}",
+                            format_time(view.at),
+                            view.suid,
+                            view.url,
+                            view.title
+                        ),
+                        domain::HistoryEntry::Event(event) => println!(
+                            "{}\tevent\t{}\t{}\t{}",
+                            format_time(event.at),
+                            event.suid,
+                            event.name,
+                            event.props
+                        ),
+                    }
+                }
+                if page >= history.pages {
+                    break;
+                }
+                page += 1;
+            }
+            Ok(())
+        }
+        Command::Account(AccountCommand::Add {
+            name,
+            country,
+            language,
+        }) => {
+            let language = if language == "en" {
+                domain::Language::En
+            } else {
+                domain::Language::Pl
+            };
+            let account =
+                domain::create_account_with_language(&store, &name, Some(&country), language)?;
             store.flush()?;
             println!("{}", account.id);
             Ok(())
@@ -352,12 +421,20 @@ fn run_campaign(store: &Store, command: CampaignCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(store: Store, listen: &str) -> anyhow::Result<()> {
+fn serve(store: Store, listen: &str, tracker_dir: PathBuf) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    actix_web::rt::System::new()
-        .block_on(async move { http::run(listener, AppState::new(store))?.await })?;
+    actix_web::rt::System::new().block_on(async move {
+        http::run(
+            listener,
+            AppState {
+                tracker_dir,
+                ..AppState::new(store)
+            },
+        )?
+        .await
+    })?;
     Ok(())
 }
 

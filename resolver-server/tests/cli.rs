@@ -54,6 +54,7 @@ fn every_command_has_help() {
         vec!["domain", "list", "--help"],
         vec!["domain", "require-hash", "--help"],
         vec!["campaign", "add", "--help"],
+        vec!["contact", "history", "--help"],
         vec!["campaign", "status", "add", "--help"],
     ] {
         let output = run(dir.path(), &command, None);
@@ -191,6 +192,57 @@ fn campaigns_are_created_listed_and_given_statuses() {
         None,
     );
     assert!(!bad.status.success());
+}
+
+#[test]
+fn contact_history_prints_the_linked_visitors_page_views() {
+    use resolver_server::domain::{self, ContactInput, Principal, Suid};
+    let dir = tempfile::tempdir().expect("dir");
+    let contact = {
+        let store = resolver_server::store::Store::open(dir.path()).expect("store");
+        let account = domain::create_account(&store, "shop", None)
+            .expect("account")
+            .id;
+        let suid = Suid::random();
+        domain::record_page_view(
+            &store,
+            account,
+            suid,
+            "https://shop.example.com/kubek",
+            "Kubek",
+            "",
+        )
+        .expect("view");
+        let input = ContactInput {
+            phone: Some("500600700".into()),
+            suid: Some(suid.to_string()),
+            ..ContactInput::default()
+        };
+        let contact = domain::add_contact(
+            &store,
+            &Principal {
+                account,
+                username: None,
+            },
+            &input,
+        )
+        .expect("contact");
+        store.flush().expect("flush");
+        contact.id
+    };
+    let printed = stdout(&run(
+        dir.path(),
+        &["contact", "history", "shop", &contact.to_string()],
+        None,
+    ));
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    assert!(
+        printed.contains("\tpageview\t")
+            && printed
+                .trim_end()
+                .ends_with("https://shop.example.com/kubek\tKubek"),
+        "{printed}"
+    );
 }
 
 #[test]

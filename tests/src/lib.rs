@@ -42,7 +42,14 @@ pub async fn spawn_app() -> TestApp {
     let store = Store::open(dir.path()).expect("open store");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = listener.local_addr().expect("local address").port();
-    let server = http::run(listener, AppState::new(store.clone())).expect("server starts");
+    let server = http::run(
+        listener,
+        AppState {
+            tracker_dir: repository_root().join("www/tracker"),
+            ..AppState::new(store.clone())
+        },
+    )
+    .expect("server starts");
     tokio::spawn(server);
     TestApp {
         base: format!("http://127.0.0.1:{port}"),

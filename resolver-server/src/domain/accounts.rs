@@ -32,6 +32,16 @@ const MILLIS_PER_DAY: i64 = 86_400_000;
 /// Creates an account. `country` (ISO alpha-2, default PL) reads phone numbers typed without a
 /// prefix.
 pub fn create_account(store: &Store, name: &str, country: Option<&str>) -> DomainResult<Account> {
+    create_account_with_language(store, name, country, Language::Pl)
+}
+
+/// [`create_account`] with the language of the messages its site visitors read (trackUser).
+pub fn create_account_with_language(
+    store: &Store,
+    name: &str,
+    country: Option<&str>,
+    language: Language,
+) -> DomainResult<Account> {
     let name = name.trim();
     if name.is_empty() {
         return Err(DomainError::MissingField { field: "name" });
@@ -48,7 +58,7 @@ pub fn create_account(store: &Store, name: &str, country: Option<&str>) -> Domai
         id: AccountId(store.next_id()?),
         name: name.to_owned(),
         country: country.code(),
-        language: Language::Pl,
+        language,
         created_at: now_millis(),
     };
     store.insert_account(&account)?;

@@ -15,11 +15,12 @@ mod model;
 mod phone;
 mod sessions;
 mod text;
+mod visits;
 
 pub use accounts::{
     account_named, add_domain, add_user, authenticate_login, authenticate_password,
-    authenticate_token, create_account, create_token, normalise_domain, require_hash, revoke_token,
-    set_require_hash, AuthFailure, NewToken,
+    authenticate_token, create_account, create_account_with_language, create_token,
+    normalise_domain, require_hash, revoke_token, set_require_hash, AuthFailure, NewToken,
 };
 pub use activities::{add_activity, contact_activities, Activity};
 pub use campaigns::{
@@ -46,3 +47,8 @@ pub use sessions::{
     close_session, constant_time_eq, find_session, open_session, random_token, Session,
 };
 pub use text::{MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
+pub use visits::{
+    contact_history, contact_timeline, identity_hash, record_event, record_page_view,
+    resolve_identity, site_for_origin, visitor_page_views, HistoryEntry, IdentityAnswer, PageView,
+    TimelineEntry, TrackedEvent, MAX_EVENT_PROPS_LEN,
+};

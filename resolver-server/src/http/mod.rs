@@ -6,6 +6,7 @@ mod body;
 mod serwersms;
 mod telefum;
 mod thulium;
+mod tracking;
 
 use crate::store::Store;
 use actix_web::dev::Server;
@@ -13,6 +14,7 @@ use actix_web::{middleware, web, App, HttpServer};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::TcpListener;
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use body::MAX_BODY_BYTES;
@@ -21,17 +23,24 @@ pub use body::MAX_BODY_BYTES;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Where the built tracker (`ssrm.js`, `ssrm_bg.wasm`) is served from.
+    pub tracker_dir: PathBuf,
     /// Admin login attempts per client address.
     pub login_limiter: Arc<DefaultKeyedRateLimiter<String>>,
+    /// trackUser calls per client address and site key.
+    pub identify_limiter: Arc<DefaultKeyedRateLimiter<(String, String)>>,
 }
 
 impl AppState {
-    /// Default limits: 10 login attempts a minute per address.
+    /// Default limits: 10 login attempts a minute per address; trackUser a burst of 10, then one
+    /// every 6 seconds, per address and site. The tracker is served from `www/tracker`.
     pub fn new(store: Store) -> AppState {
-        let quota = Quota::per_minute(NonZeroU32::new(10).expect("10 is not zero"));
+        let ten = NonZeroU32::new(10).expect("10 is not zero");
         AppState {
             store,
-            login_limiter: Arc::new(RateLimiter::keyed(quota)),
+            tracker_dir: PathBuf::from("www/tracker"),
+            login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten))),
+            identify_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten).allow_burst(ten))),
         }
     }
 }
@@ -59,6 +68,8 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             // The path only: query strings may carry credentials (TelefUM sends passwords there).
             .wrap(middleware::Logger::new("%a %U %s %b %Dms"))
             .wrap(middleware::NormalizePath::trim())
+            .wrap(middleware::Compress::default())
+            .configure(tracking::configure)
             .configure(thulium::configure)
             .configure(telefum::configure)
             .configure(admin::configure)

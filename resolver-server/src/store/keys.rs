@@ -18,6 +18,8 @@ const EMAIL_INDEX: u8 = 0x13;
 const GROUP_MEMBER: u8 = 0x14;
 const VISITOR: u8 = 0x20;
 const CONTACT_VISITOR: u8 = 0x21;
+const PAGE_VIEW: u8 = 0x22;
+const TRACKED_EVENT: u8 = 0x23;
 const PHONE_TAIL_INDEX: u8 = 0x15;
 const ACTIVITY: u8 = 0x40;
 const CAMPAIGN: u8 = 0x30;
@@ -155,6 +157,32 @@ pub fn contact_visitor(account: AccountId, contact: ContactId, suid: Suid) -> Ve
     let mut key = contact_visitors(account, contact);
     key.extend_from_slice(suid.0.as_bytes());
     key
+}
+
+fn visitor_prefix(account: AccountId, kind: u8, suid: Suid) -> Vec<u8> {
+    let mut key = start(account, kind, 32);
+    key.extend_from_slice(suid.0.as_bytes());
+    key
+}
+
+/// A visitor's page views in time order: `suid | time | id`.
+pub fn page_views(account: AccountId, suid: Suid) -> Vec<u8> {
+    visitor_prefix(account, PAGE_VIEW, suid)
+}
+
+pub fn page_view(account: AccountId, suid: Suid, at: i64, id: u64) -> Vec<u8> {
+    let key = with_u64(page_views(account, suid), at.max(0) as u64);
+    with_u64(key, id)
+}
+
+/// A visitor's custom events in time order: `suid | time | id`.
+pub fn tracked_events(account: AccountId, suid: Suid) -> Vec<u8> {
+    visitor_prefix(account, TRACKED_EVENT, suid)
+}
+
+pub fn tracked_event(account: AccountId, suid: Suid, at: i64, id: u64) -> Vec<u8> {
+    let key = with_u64(tracked_events(account, suid), at.max(0) as u64);
+    with_u64(key, id)
 }
 
 /// Reads the suid at the end of a `contact_visitor` key.

@@ -9,6 +9,7 @@ mod activities;
 mod campaigns;
 pub mod keys;
 mod sessions;
+mod visits;
 
 pub use campaigns::RecordInsert;
 
@@ -35,7 +36,7 @@ pub enum StoreError {
     Busy,
 }
 
-type Tx<T> = ConflictableTransactionResult<T, DomainError>;
+pub(crate) type Tx<T> = ConflictableTransactionResult<T, DomainError>;
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records are plain data and always serialise")

@@ -9,15 +9,15 @@ mod pages;
 
 use super::AppState;
 use crate::domain::{
-    self, Blanks, Contact, ContactId, ContactInput, ContactQuery, GroupFilter, GroupId, Page,
-    Paging, Session,
+    self, Blanks, Contact, ContactId, ContactInput, ContactQuery, GroupFilter, GroupId, Paging,
+    Session,
 };
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use maud::Markup;
-use pages::{Chrome, TimelineLine};
+use pages::Chrome;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::future::{ready, Ready};
@@ -511,12 +511,10 @@ async fn card(
         .iter()
         .filter_map(|g| state.store.group(account, *g).ok().flatten())
         .collect();
-    let Ok(activities) = domain::contact_activities(&state.store, account, id) else {
+    let paging = Paging::new(query.page, Some(TIMELINE_PAGE as i64));
+    let Ok(timeline) = domain::contact_timeline(&state.store, account, id, paging) else {
         return internal();
     };
-    let lines: Vec<TimelineLine> = activities.iter().map(TimelineLine::Activity).collect();
-    let paging = Paging::new(query.page, Some(TIMELINE_PAGE as i64));
-    let timeline = Page::of(lines, paging);
     page(pages::card(
         &admin.chrome(),
         &contact,

@@ -1,7 +1,9 @@
 //! The admin pages' HTML (maud escapes every interpolated value). Plain forms and links: every
 //! page works without JavaScript. Phone numbers are `telf:` links so TelefUM can dial them.
 
-use crate::domain::{Activity, ApiToken, Contact, ContactKind, Group, Millis, Page, SiteDomain};
+use crate::domain::{
+    ApiToken, Contact, ContactKind, Group, Millis, Page, SiteDomain, TimelineEntry,
+};
 use maud::{html, Markup, DOCTYPE};
 
 /// `2026-11-23 08:15 UTC`.
@@ -195,16 +197,11 @@ pub fn search(chrome: &Chrome, phone: &str, text: &str, results: Option<&[Contac
     )
 }
 
-/// One line of a contact's timeline.
-pub enum TimelineLine<'a> {
-    Activity(&'a Activity),
-}
-
 pub fn card(
     chrome: &Chrome,
     contact: &Contact,
     groups: &[Group],
-    timeline: &[TimelineLine],
+    timeline: &[TimelineEntry],
     page: u64,
     pages: u64,
 ) -> Markup {
@@ -248,12 +245,21 @@ pub fn card(
                 ol.timeline {
                     @for line in timeline {
                         @match line {
-                            TimelineLine::Activity(activity) => li.activity {
-                                time { (time(activity.at)) }
-                                strong { (activity.subject) }
-                                @if !activity.description.is_empty() { " — " (activity.description) }
-                                @if let Some(author) = &activity.author { span.author { " (" (author) ")" } }
-                            },
+                            TimelineEntry::Activity(activity) => li.activity {
+                            time { (time(activity.at)) }
+                            strong { (activity.subject) }
+                            @if !activity.description.is_empty() { " — " (activity.description) }
+                            @if let Some(author) = &activity.author { span.author { " (" (author) ")" } }
+                        },
+                        TimelineEntry::PageView(view) => li.pageview {
+                            time { (time(view.at)) }
+                            "Odsłona: " a href=(view.url) rel="noreferrer" { @if view.title.is_empty() { (view.url) } @else { (view.title) } }
+                            span.url { " " (view.url) }
+                        },
+                        TimelineEntry::Event(event) => li.event {
+                            time { (time(event.at)) }
+                            "Zdarzenie: " strong { (event.name) } " " code { (event.props) }
+                        },
                         }
                     }
                 }

@@ -109,6 +109,8 @@ enum Action {
     ContactsEdit,
     ContactsDelete,
     ContactsImport,
+    /// Our addition: a contact's page views and events (tracker issue).
+    ContactsHistory,
 }
 
 impl Action {
@@ -126,6 +128,7 @@ impl Action {
             ("contacts", "edit") => Action::ContactsEdit,
             ("contacts", "delete") => Action::ContactsDelete,
             ("contacts", "import") => Action::ContactsImport,
+            ("contacts", "history") => Action::ContactsHistory,
             _ => return None,
         })
     }
@@ -230,6 +233,13 @@ impl Action {
                     required_ids(params)?.into_iter().map(ContactId).collect();
                 domain::delete_contacts(store, account, &ids)?;
                 wire::success()
+            }
+            Action::ContactsHistory => {
+                let id = ContactId(required_id(params)?);
+                wire::list(
+                    domain::contact_history(store, account, id, paging(params)?)?,
+                    wire::history_entry,
+                )
             }
             Action::ContactsImport => {
                 let group_name = params

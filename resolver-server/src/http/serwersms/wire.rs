@@ -3,7 +3,9 @@
 //!
 //! Spec: `shared/spec/serwersms-api-v2.md`, section Responses.
 
-use crate::domain::{Contact, ContactListItem, Group, ImportReport, Page, PhoneGroup};
+use crate::domain::{
+    Contact, ContactListItem, Group, HistoryEntry, ImportReport, Millis, Page, PhoneGroup,
+};
 use serde_json::{json, Value};
 
 pub fn success() -> Value {
@@ -66,4 +68,36 @@ pub fn phone_groups(found: Vec<PhoneGroup>) -> Value {
 
 pub fn import(report: ImportReport) -> Value {
     json!({ "success": true, "id": report.group.0, "correct": report.correct, "failed": report.failed })
+}
+
+fn rfc3339(millis: Millis) -> Value {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .map_or(Value::Null, Value::String)
+}
+
+/// One entry of `contacts/history`: `{"type":"pageview"|"event","time",…}`.
+pub fn history_entry(entry: HistoryEntry) -> Value {
+    match entry {
+        HistoryEntry::PageView(view) => json!({
+            "type": "pageview",
+            "time": rfc3339(view.at),
+            "suid": view.suid.to_string(),
+            "url": view.url,
+            "title": view.title,
+            "referrer": view.referrer,
+        }),
+        HistoryEntry::Event(event) => json!({
+            "type": "event",
+            "time": rfc3339(event.at),
+            "suid": event.suid.to_string(),
+            "url": event.url,
+            "name": event.name,
+            "props": serde_json::from_str::<Value>(&event.props).unwrap_or(Value::Null),
+        }),
+    }
 }
