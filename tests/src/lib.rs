@@ -2,6 +2,7 @@
 //! helpers to call it the way real clients do.
 
 pub mod browser;
+pub mod site;
 
 use resolver_server::domain::{self, Account, AccountId};
 use resolver_server::http::{self, AppState};

@@ -2,101 +2,10 @@
 //! headless Chromium, a real resolver and the demo shop on two different origins. Each test has
 //! its own browser profile: a new device.
 
-use resolver_server::domain::{self, AccountId, ContactId, Suid};
+use resolver_server::domain::{self, ContactId, Suid};
 use serde_json::{json, Value};
 use ssrm_tests::browser::{eventually, Browser};
-use ssrm_tests::{serve_page, spawn_app, TestAccount, TestApp};
-use std::net::TcpListener;
-
-/// A resolver (reached by browsers as `http://localhost:PORT`) and the demo shop
-/// (`http://127.0.0.1:PORT`) whose domain `127.0.0.1` is registered for the account.
-struct Site {
-    app: TestApp,
-    owner: TestAccount,
-    site_key: String,
-    shop: String,
-    resolver: String,
-}
-
-impl Site {
-    async fn start() -> Site {
-        let app = spawn_app().await;
-        let owner = app.account("shop");
-        let site_key = domain::add_domain(&app.store, owner.id(), "127.0.0.1")
-            .expect("domain")
-            .site_key;
-        let resolver = app.base.replace("127.0.0.1", "localhost");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let shop = format!(
-            "http://127.0.0.1:{}",
-            listener.local_addr().expect("address").port()
-        );
-        let config = demo_shop::ShopConfig {
-            listen: String::new(),
-            resolver: resolver.clone(),
-            site_key: site_key.clone(),
-            token: owner.token.clone(),
-        };
-        tokio::spawn(demo_shop::run(listener, config).expect("shop starts"));
-        Site {
-            app,
-            owner,
-            site_key,
-            shop,
-            resolver,
-        }
-    }
-
-    fn shop(&self, path: &str) -> String {
-        format!("{}{path}", self.shop)
-    }
-
-    /// A page of our own on the shop's origin host, with `commands` queued before the tracker.
-    fn page(&self, commands: &str) -> u16 {
-        serve_page(format!(
-            "<!doctype html><html><head><title>Test</title><script>window.log = [];\nwindow._ssrm = window._ssrm || [];\n_ssrm.push(['setSite', {}]);\n{commands}</script><script async src=\"{}/ssrm.js\"></script></head><body>test</body></html>",
-            json!(self.site_key),
-            self.resolver
-        ))
-    }
-
-    fn account(&self) -> AccountId {
-        self.owner.id()
-    }
-
-    /// The page URLs recorded for a visitor.
-    fn page_views(&self, suid: &str) -> Vec<String> {
-        let suid = Suid::parse(suid).expect("suid");
-        page_view_urls(&self.app, self.account(), suid)
-    }
-
-    /// The page URLs in a contact's history (the SerwerSMS-authenticated history call).
-    async fn history_urls(&self, contact: u64) -> Vec<String> {
-        let history = self
-            .app
-            .call(
-                &self.owner.token,
-                "contacts/history.json",
-                json!({"id": contact, "limit": 100}),
-            )
-            .await;
-        history["items"]
-            .as_array()
-            .expect("history items")
-            .iter()
-            .filter(|item| item["type"] == json!("pageview"))
-            .filter_map(|item| item["url"].as_str().map(str::to_owned))
-            .collect()
-    }
-}
-
-fn page_view_urls(app: &TestApp, account: AccountId, suid: Suid) -> Vec<String> {
-    domain::visitor_page_views(&app.store, account, suid)
-        .expect("page views")
-        .into_iter()
-        .map(|view| view.url)
-        .collect()
-}
+use ssrm_tests::site::Site;
 
 fn is_uuid_v4(text: &str) -> bool {
     uuid::Uuid::try_parse(text)
