@@ -516,3 +516,72 @@ async fn logout_ends_the_session() {
     assert_eq!(response.status(), 303);
     assert_eq!(page(&client, &app.url("contacts")).await.0, 303);
 }
+
+#[tokio::test]
+async fn campaigns_are_created_and_given_statuses_in_the_admin_pages() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let client = signed_in(&app, &shop).await;
+    let (_, list) = page(&client, &app.url("campaigns")).await;
+    let csrf = hidden(&list, "csrf");
+    let created = client
+        .post(app.url("campaigns"))
+        .form(&[("csrf", csrf.as_str()), ("name", "Oddzwonienia")])
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(
+        (
+            created.status().as_u16(),
+            created.headers()["location"].to_str().ok()
+        ),
+        (303, Some("/campaigns/00001"))
+    );
+    let added = client
+        .post(app.url("campaigns/00001/statuses"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Oddzwonić jutro"),
+            ("system", "CALL_NO_SOONER_THAN"),
+            ("dictionary_status_id", "7"),
+        ])
+        .send()
+        .await
+        .expect("add status");
+    assert_eq!(added.status(), 303);
+    let (_, html) = page(&client, &app.url("campaigns/00001")).await;
+    assert!(
+        html.contains("Oddzwonić jutro")
+            && html.contains("CALL_NO_SOONER_THAN")
+            && html.contains("MY_RECORD"),
+        "{html}"
+    );
+    let statuses: serde_json::Value = app
+        .client
+        .get(app.url("api/outbounds/00001/statuses"))
+        .basic_auth("shop", Some(&shop.password))
+        .send()
+        .await
+        .expect("statuses")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        statuses[8],
+        json!({"system_status": "CALL_NO_SOONER_THAN", "status_id": "9", "dictionary_status_id": 7, "name": "Oddzwonić jutro"})
+    );
+    let forged = client
+        .post(app.url("campaigns"))
+        .form(&[("name", "Bez tokenu")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), 403);
+    let other = app.account("other");
+    let intruder = signed_in(&app, &other).await;
+    assert_eq!(
+        page(&intruder, &app.url("campaigns/00001")).await.0,
+        404,
+        "another account's campaign 00001 does not exist for it"
+    );
+}

@@ -451,6 +451,15 @@ async fn every_error_code_is_answered_as_an_error_object() {
             .await,
         ),
         (
+            1006,
+            app.call(
+                &shop.token,
+                "contacts/add.json",
+                json!({"phone": "500600700", "suid": "not-a-uuid"}),
+            )
+            .await,
+        ),
+        (
             1011,
             app.call(&expired.secret, "groups/index.json", json!({}))
                 .await,

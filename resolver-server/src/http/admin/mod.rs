@@ -43,6 +43,13 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/domains", web::get().to(domains))
         .route("/domains", web::post().to(add_domain))
         .route("/domains/verification", web::post().to(verification))
+        .route("/campaigns", web::get().to(campaigns))
+        .route("/campaigns", web::post().to(add_campaign))
+        .route("/campaigns/{id}", web::get().to(campaign))
+        .route(
+            "/campaigns/{id}/statuses",
+            web::post().to(add_campaign_status),
+        )
         .route("/tokens", web::get().to(tokens))
         .route("/tokens", web::post().to(create_token))
         .route("/tokens/revoke", web::post().to(revoke_token))
@@ -352,7 +359,16 @@ struct RevokeForm {
     prefix: String,
 }
 
+#[derive(Deserialize)]
+struct StatusForm {
+    csrf: String,
+    name: String,
+    system: String,
+    dictionary_status_id: Option<String>,
+}
+
 has_csrf!(
+    StatusForm,
     CsrfOnly,
     ContactEditForm,
     NameForm,
@@ -712,5 +728,94 @@ async fn revoke_token(admin: Admin, body: web::Bytes, state: web::Data<AppState>
         Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/tokens"),
         Ok(_) => internal(),
         Err(_) => not_found(&admin),
+    }
+}
+
+// ----- campaigns -----
+
+async fn campaigns(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
+    match domain::list_campaigns(&state.store, admin.0.account) {
+        Ok(campaigns) => page(pages::campaigns(&admin.chrome(), &campaigns, None)),
+        Err(_) => internal(),
+    }
+}
+
+async fn add_campaign(admin: Admin, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let Some(form) = checked_form::<NameForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    match domain::add_campaign(&state.store, admin.0.account, &form.name) {
+        Ok(campaign) if super::flush(&state.store).await.is_ok() => {
+            see_other(&format!("/campaigns/{}", campaign.id))
+        }
+        Ok(_) => internal(),
+        Err(error) => {
+            let campaigns =
+                domain::list_campaigns(&state.store, admin.0.account).unwrap_or_default();
+            html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                pages::campaigns(&admin.chrome(), &campaigns, Some(&error.to_string())),
+            )
+        }
+    }
+}
+
+fn campaign_of(admin: &Admin, state: &AppState, id: &str) -> Option<domain::Campaign> {
+    let id = domain::CampaignId::parse(id)?;
+    domain::campaign(&state.store, admin.0.account, &id).ok()
+}
+
+async fn campaign(
+    admin: Admin,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    match campaign_of(&admin, &state, &path) {
+        Some(campaign) => page(pages::campaign(&admin.chrome(), &campaign, None)),
+        None => not_found(&admin),
+    }
+}
+
+async fn add_campaign_status(
+    admin: Admin,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(form) = checked_form::<StatusForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    let Some(campaign) = campaign_of(&admin, &state, &path) else {
+        return not_found(&admin);
+    };
+    let dictionary = form
+        .dictionary_status_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty());
+    let outcome = match (
+        domain::SystemStatus::parse(&form.system),
+        dictionary.map(str::parse::<u32>).transpose(),
+    ) {
+        (Some(system), Ok(dictionary)) => domain::add_campaign_status(
+            &state.store,
+            admin.0.account,
+            &campaign.id,
+            &form.name,
+            system,
+            dictionary,
+        )
+        .map_err(|e| e.to_string()),
+        _ => Err("nieznany status systemowy albo nieprawidłowy dictionary_status_id".to_owned()),
+    };
+    match outcome {
+        Ok(_) if super::flush(&state.store).await.is_ok() => {
+            see_other(&format!("/campaigns/{}", campaign.id))
+        }
+        Ok(_) => internal(),
+        Err(error) => html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pages::campaign(&admin.chrome(), &campaign, Some(&error)),
+        ),
     }
 }

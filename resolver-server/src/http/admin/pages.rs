@@ -2,7 +2,8 @@
 //! page works without JavaScript. Phone numbers are `telf:` links so TelefUM can dial them.
 
 use crate::domain::{
-    ApiToken, Contact, ContactKind, Group, Millis, Page, SiteDomain, TimelineEntry,
+    ApiToken, Campaign, Contact, ContactKind, Group, Millis, Page, SiteDomain, SystemStatus,
+    TimelineEntry,
 };
 use maud::{html, Markup, DOCTYPE};
 
@@ -78,6 +79,7 @@ pub fn layout(chrome: Option<&Chrome>, title: &str, body: Markup) -> Markup {
                             a href="/search" { "Szukaj" }
                             a href="/groups" { "Grupy" }
                             a href="/domains" { "Domeny" }
+                            a href="/campaigns" { "Kampanie" }
                             a href="/tokens" { "Tokeny API" }
                         }
                         form.logout method="post" action="/logout" {
@@ -426,4 +428,68 @@ pub fn tokens(chrome: &Chrome, tokens: &[ApiToken], created: Option<&str>) -> Ma
 
 fn urlencode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+pub fn campaigns(chrome: &Chrome, campaigns: &[Campaign], error: Option<&str>) -> Markup {
+    layout(
+        Some(chrome),
+        "Kampanie",
+        html! {
+            h1 { "Kampanie wychodzące" }
+            p { "Rekordy dodaje oprogramowanie call center przez API zgodne z Thulium (README, „Thulium API”)." }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            table {
+                thead { tr { th { "Id" } th { "Nazwa" } th { "Statusy" } } }
+                tbody {
+                    @for campaign in campaigns {
+                        tr {
+                            td { code { (campaign.id) } }
+                            td { a href={ "/campaigns/" (campaign.id) } { (campaign.name) } }
+                            td { (campaign.statuses.len()) }
+                        }
+                    }
+                }
+            }
+            form.inline method="post" action="/campaigns" {
+                (csrf_field(chrome.csrf))
+                input name="name" maxlength="255" placeholder="Nazwa nowej kampanii" required;
+                button type="submit" { "Dodaj kampanię" }
+            }
+        },
+    )
+}
+
+pub fn campaign(chrome: &Chrome, campaign: &Campaign, error: Option<&str>) -> Markup {
+    layout(
+        Some(chrome),
+        &campaign.name,
+        html! {
+            h1 { "Kampania " code { (campaign.id) } " — " (campaign.name) }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            h2 { "Statusy" }
+            table {
+                thead { tr { th { "status_id" } th { "Status systemowy" } th { "Nazwa" } th { "dictionary_status_id" } } }
+                tbody {
+                    @for status in &campaign.statuses {
+                        tr {
+                            td { (status.id) }
+                            td { code { (status.system.as_str()) } }
+                            td { (status.name) }
+                            td { (status.dictionary_status_id.map(|id| id.to_string()).unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
+            form.inline method="post" action={ "/campaigns/" (campaign.id) "/statuses" } {
+                (csrf_field(chrome.csrf))
+                input name="name" maxlength="255" placeholder="Nazwa statusu" required;
+                select name="system" {
+                    @for system in SystemStatus::ALL { option value=(system.as_str()) { (system.as_str()) } }
+                }
+                input name="dictionary_status_id" type="number" min="1" placeholder="dictionary_status_id";
+                button type="submit" { "Dodaj status" }
+            }
+            p { a href="/campaigns" { "← Kampanie" } }
+        },
+    )
 }
