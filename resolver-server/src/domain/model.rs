@@ -79,6 +79,17 @@ pub enum ContactKind {
     Company,
 }
 
+impl ContactKind {
+    /// The wire name: `lead`, `contact`, `company`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactKind::Lead => "lead",
+            ContactKind::Contact => "contact",
+            ContactKind::Company => "company",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: ContactId,
@@ -106,6 +117,20 @@ pub struct Contact {
     pub created_by: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Contact {
+    /// What the contact is called: first and last name, else the company (empty if neither).
+    pub fn name(&self) -> String {
+        let name = format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_owned();
+        if name.is_empty() {
+            self.company.clone()
+        } else {
+            name
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -589,7 +589,7 @@ async fn edit(
             see_other(&format!(
                 "/card?id={}&typecont={}",
                 contact.id,
-                pages::kind_label(contact.kind)
+                contact.kind.as_str()
             ))
         }
         Ok(Err(domain::DomainError::NotFound(_))) => not_found(&admin),

@@ -2,8 +2,7 @@
 //! page works without JavaScript. Phone numbers are `telf:` links so TelefUM can dial them.
 
 use crate::domain::{
-    ApiToken, Campaign, Contact, ContactKind, Group, Millis, Page, SiteDomain, SystemStatus,
-    TimelineEntry,
+    ApiToken, Campaign, Contact, Group, Millis, Page, SiteDomain, SystemStatus, TimelineEntry,
 };
 use maud::{html, Markup, DOCTYPE};
 
@@ -16,25 +15,13 @@ pub fn time(millis: Millis) -> String {
         .map_or_else(|| millis.to_string(), |t| format!("{t} UTC"))
 }
 
-pub fn kind_label(kind: ContactKind) -> &'static str {
-    match kind {
-        ContactKind::Lead => "lead",
-        ContactKind::Contact => "contact",
-        ContactKind::Company => "company",
-    }
-}
-
 /// What a contact is called on the pages: its name, else its company, else its phone.
 pub fn display_name(contact: &Contact) -> String {
-    let name = format!("{} {}", contact.first_name, contact.last_name)
-        .trim()
-        .to_owned();
-    if !name.is_empty() {
-        name
-    } else if !contact.company.is_empty() {
-        contact.company.clone()
-    } else {
+    let name = contact.name();
+    if name.is_empty() {
         contact.phone.as_str().to_owned()
+    } else {
+        name
     }
 }
 
@@ -43,11 +30,7 @@ fn phone_link(phone: &str) -> Markup {
 }
 
 fn card_link(contact: &Contact) -> String {
-    format!(
-        "/card?id={}&typecont={}",
-        contact.id,
-        kind_label(contact.kind)
-    )
+    format!("/card?id={}&typecont={}", contact.id, contact.kind.as_str())
 }
 
 /// The signed-in user and the CSRF token every form of the page carries.
@@ -133,7 +116,7 @@ fn contacts_table(contacts: &[Contact]) -> Markup {
                             td { (phone_link(contact.phone.as_str())) }
                             td { (contact.email.as_ref().map(|e| e.as_str()).unwrap_or_default()) }
                             td { (contact.company) }
-                            td { (kind_label(contact.kind)) }
+                            td { (contact.kind.as_str()) }
                         }
                     }
                 }
@@ -226,7 +209,7 @@ pub fn card(
                 (field("Adres", &contact.address))
                 (field("Miasto", &contact.city))
                 (field("Opis", &contact.description))
-                dt { "Typ" } dd { (kind_label(contact.kind)) }
+                dt { "Typ" } dd { (contact.kind.as_str()) }
                 @if let Some(source) = &contact.source {
                     dt { "Źródło" }
                     dd { @if source.starts_with('+') { (phone_link(source)) } @else { (source) } }
@@ -265,7 +248,7 @@ pub fn card(
                         }
                     }
                 }
-                (pager(&format!("/card?id={}&typecont={}", contact.id, kind_label(contact.kind)), page, pages))
+                (pager(&format!("/card?id={}&typecont={}", contact.id, contact.kind.as_str()), page, pages))
             }
         },
     )

@@ -52,26 +52,6 @@ pub fn contact_kind(text: &str) -> Option<ContactKind> {
     }
 }
 
-pub fn kind_name(kind: ContactKind) -> &'static str {
-    match kind {
-        ContactKind::Lead => "lead",
-        ContactKind::Contact => "contact",
-        ContactKind::Company => "company",
-    }
-}
-
-/// The name TelefUM shows: first and last name, or the company for a company without them.
-pub fn display_name(contact: &Contact) -> String {
-    let name = format!("{} {}", contact.first_name, contact.last_name)
-        .trim()
-        .to_owned();
-    if name.is_empty() {
-        contact.company.clone()
-    } else {
-        name
-    }
-}
-
 async fn rest(
     request: HttpRequest,
     payload: web::Payload,
@@ -118,7 +98,7 @@ async fn answer(
             Response::new()
                 .field("result", "ok")
                 .field("id", &contact.id.to_string())
-                .field("typecont", kind_name(contact.kind))
+                .field("typecont", contact.kind.as_str())
                 .field("description", "Контакт добавлен")
                 .finish()
         }
@@ -167,10 +147,10 @@ fn found(contacts: &[Contact]) -> String {
     let mut response = Response::new();
     for contact in contacts {
         let id = contact.id.to_string();
-        let name = display_name(contact);
+        let name = contact.name();
         response = response.item(&[
             ("id", &id),
-            ("typecont", kind_name(contact.kind)),
+            ("typecont", contact.kind.as_str()),
             ("name", &name),
             ("company", &contact.company),
             ("description", &contact.description),
