@@ -150,7 +150,7 @@ async fn report(
         .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "body too large"))?;
     let body: Value = serde_json::from_slice(&body)
         .map_err(|_| refuse(StatusCode::BAD_REQUEST, "malformed JSON"))?;
-    let envelope: Envelope = serde_json::from_value(body.clone())
+    let envelope: Envelope = Envelope::deserialize(&body)
         .map_err(|_| refuse(StatusCode::BAD_REQUEST, "site and suid are required"))?;
     let suid = Suid::parse(&envelope.suid)
         .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "suid is not a UUID"))?;
