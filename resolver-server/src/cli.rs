@@ -5,7 +5,7 @@
 
 use crate::demo::{ensure_demo, DemoCredentials};
 use crate::domain::{self, Account, CampaignId, SystemStatus};
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, ClientAddress};
 use crate::store::Store;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -42,6 +42,10 @@ pub enum Command {
         /// Directory holding the built tracker (scripts/build-tracker.sh writes www/tracker).
         #[arg(long, env = "SSRM_TRACKER_DIR", default_value = "www/tracker")]
         tracker_dir: PathBuf,
+        /// Count tracker and login requests against the address in `Forwarded` / `X-Forwarded-For`
+        /// (set this only behind a reverse proxy that writes those headers).
+        #[arg(long, env = "SSRM_BEHIND_PROXY")]
+        behind_proxy: bool,
         /// Create (first time) a demo account with a user, a token and the domains `localhost`
         /// and `127.0.0.1`, and print their credentials.
         #[arg(long)]
@@ -195,12 +199,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             listen,
             tracker_dir,
+            behind_proxy,
             demo,
         } => {
             if demo {
                 print_demo(&ensure_demo(&store, &cli.data_dir)?, &listen);
             }
-            serve(store, &listen, tracker_dir)
+            let client_address = if behind_proxy {
+                ClientAddress::Forwarded
+            } else {
+                ClientAddress::Peer
+            };
+            serve(store, &listen, tracker_dir, client_address)
         }
         Command::Contact(ContactCommand::History {
             account: name,
@@ -421,7 +431,12 @@ fn run_campaign(store: &Store, command: CampaignCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(store: Store, listen: &str, tracker_dir: PathBuf) -> anyhow::Result<()> {
+fn serve(
+    store: Store,
+    listen: &str,
+    tracker_dir: PathBuf,
+    client_address: ClientAddress,
+) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
@@ -430,6 +445,7 @@ fn serve(store: Store, listen: &str, tracker_dir: PathBuf) -> anyhow::Result<()>
             listener,
             AppState {
                 tracker_dir,
+                client_address,
                 ..AppState::new(store)
             },
         )?

@@ -39,16 +39,22 @@ impl TestAccount {
 
 /// Starts a server on a free loopback port with an empty database in a temporary directory.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|state| state).await
+}
+
+/// Like [`spawn_app`], with the server's state adjusted first (another tracker directory, a
+/// tiny trackUser quota).
+pub async fn spawn_app_with(adjust: impl FnOnce(AppState) -> AppState) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = Store::open(dir.path()).expect("open store");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = listener.local_addr().expect("local address").port();
     let server = http::run(
         listener,
-        AppState {
+        adjust(AppState {
             tracker_dir: repository_root().join("www/tracker"),
             ..AppState::new(store.clone())
-        },
+        }),
     )
     .expect("server starts");
     tokio::spawn(server);

@@ -1,9 +1,12 @@
 //! The tracker's endpoints over real HTTP: the served files and their headers, origin checks
-//! and CORS, malformed reports, the trackUser rate limit, and the contact history call.
+//! and CORS, malformed reports, trackUser (linking, identity rules, verification, the rate
+//! limit), and the contact history call.
 
-use resolver_server::domain::{self, Suid};
+use resolver_server::domain::{self, LinkCause, Suid};
 use serde_json::{json, Value};
-use ssrm_tests::{spawn_app, TestAccount, TestApp};
+use ssrm_tests::{spawn_app, spawn_app_with, TestAccount, TestApp};
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 const ORIGIN: &str = "https://shop.example.com";
 
@@ -30,32 +33,114 @@ async fn send(
     request.send().await.expect("request")
 }
 
+/// A trackUser call as the tracker sends it; asserts the 200 and returns the answer.
+async fn track_user(
+    app: &TestApp,
+    origin: &str,
+    key: &str,
+    suid: Suid,
+    value: &str,
+    hash: Option<&str>,
+) -> Value {
+    let body = json!({"site": key, "suid": suid.to_string(), "value": value, "hash": hash});
+    let response = send(app, "t/identify", Some(origin), &body.to_string()).await;
+    assert_eq!(response.status(), 200, "trackUser always answers 200");
+    response.json().await.expect("JSON answer")
+}
+
+async fn page_view(app: &TestApp, key: &str, suid: Suid, url: &str) {
+    let body =
+        json!({"site": key, "suid": suid.to_string(), "url": url, "title": "", "referrer": ""});
+    let response = send(app, "t/pageview", Some(ORIGIN), &body.to_string()).await;
+    assert_eq!(response.status(), 204);
+}
+
+/// Adds a contact through the SerwerSMS API; returns its id.
+async fn add_contact(app: &TestApp, account: &TestAccount, fields: Value) -> u64 {
+    let answer = app.call(&account.token, "contacts/add.json", fields).await;
+    answer["id"].as_u64().expect("contact id")
+}
+
+fn link(app: &TestApp, account: &TestAccount, suid: Suid) -> Option<(u64, LinkCause)> {
+    app.store
+        .visitor(account.id(), suid)
+        .expect("store")
+        .and_then(|visitor| visitor.link)
+        .map(|link| (link.contact.0, link.cause))
+}
+
+/// A tracker directory with fake files, for a server that does not need a real build.
+fn fake_tracker() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let script = "/* ssrm */ ".repeat(200);
+    std::fs::write(dir.path().join("ssrm.js"), script).expect("write script");
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    module.extend(std::iter::repeat_n(0u8, 4096));
+    std::fs::write(dir.path().join("ssrm_bg.wasm"), module).expect("write module");
+    dir
+}
+
 #[tokio::test]
 async fn the_tracker_files_have_their_types_caching_compression_and_open_cors() {
-    let app = spawn_app().await;
+    let files = fake_tracker();
+    let tracker_dir = files.path().to_path_buf();
+    let app = spawn_app_with(|state| resolver_server::http::AppState {
+        tracker_dir,
+        ..state
+    })
+    .await;
     for (path, mime) in [
         ("ssrm.js", "text/javascript; charset=utf-8"),
         ("ssrm_bg.wasm", "application/wasm"),
     ] {
         let plain = app.client.get(app.url(path)).send().await.expect("request");
-        assert_eq!(plain.status(), 200, "{path} (run scripts/build-tracker.sh)");
+        assert_eq!(plain.status(), 200, "{path}");
         assert_eq!(plain.headers()["content-type"], mime);
         assert_eq!(plain.headers()["cache-control"], "public, max-age=300");
         assert_eq!(plain.headers()["access-control-allow-origin"], "*");
-        assert!(plain.headers().contains_key("etag"));
-        let versioned = app
+        assert!(plain.headers().contains_key("last-modified"));
+        let etag = plain.headers()["etag"].clone();
+        let revalidated = app
             .client
-            .get(app.url(&format!("{path}?v=3")))
-            .header("accept-encoding", "gzip")
+            .get(app.url(path))
+            .header("if-none-match", etag)
             .send()
             .await
             .expect("request");
-        assert_eq!(
-            versioned.headers()["cache-control"],
-            "public, max-age=31536000, immutable"
-        );
-        assert_eq!(versioned.headers()["content-encoding"], "gzip");
+        assert_eq!(revalidated.status(), 304, "{path}");
+        for encoding in ["gzip", "br"] {
+            let versioned = app
+                .client
+                .get(app.url(&format!("{path}?v=3")))
+                .header("accept-encoding", encoding)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(
+                versioned.headers()["cache-control"],
+                "public, max-age=31536000, immutable"
+            );
+            assert_eq!(versioned.headers()["content-encoding"], encoding, "{path}");
+        }
     }
+}
+
+#[tokio::test]
+async fn a_missing_tracker_build_is_404() {
+    let empty = tempfile::tempdir().expect("temporary directory");
+    let tracker_dir = empty.path().to_path_buf();
+    let app = spawn_app_with(|state| resolver_server::http::AppState {
+        tracker_dir,
+        ..state
+    })
+    .await;
+    let response = app
+        .client
+        .get(app.url("ssrm.js"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 404);
 }
 
 #[tokio::test]
@@ -162,42 +247,279 @@ async fn preflight_names_the_origin() {
 
 #[tokio::test]
 async fn track_user_is_rate_limited_with_the_not_found_answer() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|state| {
+        state.with_identify_limit(
+            NonZeroU32::new(2).expect("not zero"),
+            Duration::from_secs(3600),
+        )
+    })
+    .await;
     let shop = app.account("shop");
     let key = site(&app, &shop);
-    app.call(
-        &shop.token,
-        "contacts/add.json",
+    add_contact(
+        &app,
+        &shop,
         json!({"phone": "500600700", "email": "jan@example.com"}),
     )
     .await;
-    let mut answers = Vec::new();
-    for _ in 0..12 {
-        let body = json!({"site": key, "suid": Suid::random().to_string(), "value": "jan@example.com", "hash": null}).to_string();
-        let response = send(&app, "t/identify", Some(ORIGIN), &body).await;
-        assert_eq!(response.status(), 200);
-        let answer: Value = response.json().await.expect("json");
-        answers.push(answer);
+    for _ in 0..2 {
+        let answer = track_user(&app, ORIGIN, &key, Suid::random(), "jan@example.com", None).await;
+        assert_eq!(answer["success"], json!(true), "{answer}");
     }
-    assert!(answers[0]["success"] == json!(true), "{}", answers[0]);
-    let limited = answers.last().expect("answers");
+    let device = Suid::random();
+    let limited = track_user(&app, ORIGIN, &key, device, "jan@example.com", None).await;
     assert_eq!(
-        limited["success"],
-        json!(false),
-        "the 12th call within a minute is refused"
+        limited,
+        json!({"success": false, "suid": device.to_string(), "message": "Nie znaleziono kontaktu"}),
+        "the third call is refused with the not-found answer"
+    );
+    assert_eq!(link(&app, &shop, device), None);
+}
+
+#[tokio::test]
+async fn track_user_by_email_links_an_anonymous_visitor_and_answers_the_canonical_suid() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let canonical = Suid::random();
+    let id = add_contact(
+        &app,
+        &shop,
+        json!({"phone": "500600700", "email": "jan@example.com", "suid": canonical.to_string()}),
+    )
+    .await;
+    let device = Suid::random();
+    page_view(&app, &key, device, "https://shop.example.com/login").await;
+    let body = json!({"site": key, "suid": device.to_string(), "value": " Jan@Example.com ", "hash": null});
+    let response = send(&app, "t/identify", Some(ORIGIN), &body.to_string()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], ORIGIN);
+    assert!(!response
+        .headers()
+        .contains_key("access-control-allow-credentials"));
+    let answer: Value = response.json().await.expect("JSON answer");
+    assert_eq!(
+        answer,
+        json!({"success": true, "suid": canonical.to_string(), "message": "Kontakt pobrany"})
+    );
+    assert_eq!(link(&app, &shop, device), Some((id, LinkCause::TrackUser)));
+    let history = app
+        .call(&shop.token, "contacts/history.json", json!({"id": id}))
+        .await;
+    assert_eq!(
+        history["items"][0]["url"],
+        json!("https://shop.example.com/login"),
+        "the new device's page views joined the contact"
+    );
+}
+
+#[tokio::test]
+async fn track_user_by_a_phone_typed_without_the_country_code_finds_the_contact() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let id = add_contact(&app, &shop, json!({"phone": "+48500600700"})).await;
+    let device = Suid::random();
+    let answer = track_user(&app, ORIGIN, &key, device, "500 600 700", None).await;
+    assert_eq!(
+        answer,
+        json!({"success": true, "suid": device.to_string(), "message": "Kontakt pobrany"}),
+        "a contact without a suid takes the visitor's"
+    );
+    assert_eq!(link(&app, &shop, device), Some((id, LinkCause::TrackUser)));
+}
+
+#[tokio::test]
+async fn track_user_with_an_unknown_or_placeholder_value_links_nothing() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    add_contact(&app, &shop, json!({"phone": "500600700"})).await;
+    let device = Suid::random();
+    page_view(&app, &key, device, "https://shop.example.com/").await;
+    for value in [
+        "nobody@example.com",
+        "600000000",
+        "undefined",
+        "guest",
+        "0",
+        "",
+    ] {
+        let answer = track_user(&app, ORIGIN, &key, device, value, None).await;
+        assert_eq!(
+            answer,
+            json!({"success": false, "suid": device.to_string(), "message": "Nie znaleziono kontaktu"}),
+            "{value:?}"
+        );
+    }
+    assert_eq!(link(&app, &shop, device), None);
+}
+
+#[tokio::test]
+async fn a_visitor_linked_to_one_contact_is_not_relinked_to_another() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let device = Suid::random();
+    let first = add_contact(
+        &app,
+        &shop,
+        json!({"phone": "500600700", "suid": device.to_string()}),
+    )
+    .await;
+    let canonical = Suid::random();
+    add_contact(
+        &app,
+        &shop,
+        json!({"phone": "600700800", "email": "b@example.com", "suid": canonical.to_string()}),
+    )
+    .await;
+    let answer = track_user(&app, ORIGIN, &key, device, "b@example.com", None).await;
+    assert_eq!(
+        (answer["success"].clone(), answer["suid"].clone()),
+        (json!(true), json!(canonical.to_string())),
+        "the cookie may move to the other contact"
     );
     assert_eq!(
-        limited["message"],
-        json!("Nie znaleziono kontaktu"),
-        "same answer as not found"
+        link(&app, &shop, device),
+        Some((first, LinkCause::ContactsAdd)),
+        "but the visitor stays with its contact"
     );
-    let unknown = json!({"site": "no-such-site", "suid": Suid::random().to_string(), "value": "jan@example.com"}).to_string();
+}
+
+#[tokio::test]
+async fn reports_from_an_unregistered_origin_store_nothing() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    add_contact(
+        &app,
+        &shop,
+        json!({"email": "jan@example.com", "phone": "500600700"}),
+    )
+    .await;
+    let device = Suid::random();
+    let foreign = "https://evil.example.net";
+    let event =
+        json!({"site": key, "suid": device.to_string(), "name": "x", "props": {}, "url": ""});
     assert_eq!(
-        send(&app, "t/identify", Some(ORIGIN), &unknown)
+        send(&app, "t/event", Some(foreign), &event.to_string())
             .await
             .status(),
         403
     );
+    let identify = json!({"site": key, "suid": device.to_string(), "value": "jan@example.com"});
+    let response = send(&app, "t/identify", Some(foreign), &identify.to_string()).await;
+    assert_eq!(response.status(), 200);
+    assert!(!response
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    let answer: Value = response.json().await.expect("JSON answer");
+    assert_eq!(
+        answer,
+        json!({"success": false, "suid": device.to_string(), "message": "Nie znaleziono kontaktu"})
+    );
+    let unknown_site = track_user(
+        &app,
+        ORIGIN,
+        "no-such-site",
+        device,
+        "jan@example.com",
+        None,
+    )
+    .await;
+    assert_eq!(unknown_site["success"], json!(false));
+    assert!(app
+        .store
+        .visitor(shop.id(), device)
+        .expect("store")
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_domain_that_requires_verification_accepts_only_the_right_hash() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    site(&app, &shop);
+    let strict = domain::require_hash(&app.store, shop.id(), "shop.example.com").expect("require");
+    let id = add_contact(
+        &app,
+        &shop,
+        json!({"email": "jan@example.com", "phone": "500600700"}),
+    )
+    .await;
+    let device = Suid::random();
+    for hash in [None, Some("00"), Some(&*"a".repeat(64))] {
+        let answer = track_user(
+            &app,
+            ORIGIN,
+            &strict.site_key,
+            device,
+            "jan@example.com",
+            hash,
+        )
+        .await;
+        assert_eq!(
+            answer,
+            json!({"success": false, "suid": device.to_string(), "message": "Nie znaleziono kontaktu"}),
+            "{hash:?}"
+        );
+    }
+    assert_eq!(link(&app, &shop, device), None);
+    let right = domain::identity_hash(&strict.secret, "jan@example.com");
+    let answer = track_user(
+        &app,
+        ORIGIN,
+        &strict.site_key,
+        device,
+        "JAN@example.com",
+        Some(&right),
+    )
+    .await;
+    assert_eq!(answer["success"], json!(true), "{answer}");
+    assert_eq!(
+        link(&app, &shop, device),
+        Some((id, LinkCause::VerifiedTrackUser))
+    );
+}
+
+#[tokio::test]
+async fn an_english_site_answers_in_english() {
+    let app = spawn_app().await;
+    let account =
+        domain::create_account_with_language(&app.store, "shop", None, domain::Language::En)
+            .expect("account");
+    let key = domain::add_domain(&app.store, account.id, "shop.example.com")
+        .expect("domain")
+        .site_key;
+    let answer = track_user(
+        &app,
+        ORIGIN,
+        &key,
+        Suid::random(),
+        "nobody@example.com",
+        None,
+    )
+    .await;
+    assert_eq!(answer["message"], json!("Contact not found"));
+}
+
+#[tokio::test]
+async fn a_malformed_track_user_is_400() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    for body in [
+        "{".to_owned(),
+        json!({"site": key, "suid": "x", "value": "jan@example.com"}).to_string(),
+        json!({"site": key, "value": "jan@example.com"}).to_string(),
+        json!({"site": key, "suid": Suid::random().to_string(), "value": "a", "hash": 5})
+            .to_string(),
+    ] {
+        let response = send(&app, "t/identify", Some(ORIGIN), &body).await;
+        assert_eq!(response.status(), 400, "{body}");
+        assert!(!response.text().await.expect("reason").is_empty());
+    }
 }
 
 #[tokio::test]
@@ -216,14 +538,12 @@ async fn history_lists_the_linked_visitors_page_views_and_events_newest_first() 
         send(&app, "t/event", Some(ORIGIN), &event).await.status(),
         204
     );
-    let id = app
-        .call(
-            &shop.token,
-            "contacts/add.json",
-            json!({"phone": "500600700", "suid": suid.to_string()}),
-        )
-        .await["id"]
-        .clone();
+    let id = add_contact(
+        &app,
+        &shop,
+        json!({"phone": "500600700", "suid": suid.to_string()}),
+    )
+    .await;
     let history = app
         .call(&shop.token, "contacts/history.json", json!({"id": id}))
         .await;

@@ -15,7 +15,7 @@ mod model;
 mod phone;
 mod sessions;
 mod text;
-mod visits;
+mod tracking;
 
 pub use accounts::{
     account_named, add_domain, add_user, authenticate_login, authenticate_password,
@@ -47,8 +47,8 @@ pub use sessions::{
     close_session, constant_time_eq, find_session, open_session, random_token, Session,
 };
 pub use text::{MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
-pub use visits::{
+pub use tracking::{
     contact_history, contact_timeline, identity_hash, record_event, record_page_view,
-    resolve_identity, site_for_origin, visitor_page_views, HistoryEntry, IdentityAnswer, PageView,
-    TimelineEntry, TrackedEvent, MAX_EVENT_PROPS_LEN,
+    refuse_identity, resolve_identity, site_for_origin, visitor_page_views, HistoryEntry,
+    IdentityAnswer, PageView, TimelineEntry, TrackedEvent, MAX_EVENT_PROPS_LEN,
 };

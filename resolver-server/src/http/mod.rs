@@ -6,16 +6,17 @@ mod body;
 mod serwersms;
 mod telefum;
 mod thulium;
-mod tracking;
+mod tracker;
 
 use crate::store::Store;
 use actix_web::dev::Server;
-use actix_web::{middleware, web, App, HttpServer};
+use actix_web::{middleware, web, App, HttpRequest, HttpServer};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::net::TcpListener;
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use body::MAX_BODY_BYTES;
 
@@ -28,7 +29,20 @@ pub struct AppState {
     /// Admin login attempts per client address.
     pub login_limiter: Arc<DefaultKeyedRateLimiter<String>>,
     /// trackUser calls per client address and site key.
-    pub identify_limiter: Arc<DefaultKeyedRateLimiter<(String, String)>>,
+    pub identify_limiter: Arc<DefaultKeyedRateLimiter<(IpAddr, String)>>,
+    /// Which address a tracker request is counted against.
+    pub client_address: ClientAddress,
+}
+
+/// Where the client's address comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClientAddress {
+    /// The TCP peer: right when clients connect directly.
+    #[default]
+    Peer,
+    /// `Forwarded` / `X-Forwarded-For`: only behind a reverse proxy that sets them, since a
+    /// client can send any value.
+    Forwarded,
 }
 
 impl AppState {
@@ -41,7 +55,39 @@ impl AppState {
             tracker_dir: PathBuf::from("www/tracker"),
             login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten))),
             identify_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten).allow_burst(ten))),
+            client_address: ClientAddress::Peer,
         }
+    }
+
+    /// trackUser allows `burst` calls per client address and site, then one every `period`
+    /// (a zero period means one a second).
+    pub fn with_identify_limit(mut self, burst: NonZeroU32, period: Duration) -> AppState {
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        self.identify_limiter = Arc::new(RateLimiter::keyed(quota));
+        self
+    }
+}
+
+/// The address a client is rate-limited by (trackUser, admin login): the TCP peer, or the first `X-Forwarded-For` /
+/// `Forwarded` address when the server is configured to sit behind a proxy (otherwise anyone
+/// could pick a fresh address per call and never be limited).
+pub(crate) fn client_address(request: &HttpRequest, policy: ClientAddress) -> IpAddr {
+    let peer = request
+        .peer_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |address| address.ip());
+    match policy {
+        ClientAddress::Peer => peer,
+        ClientAddress::Forwarded => request
+            .connection_info()
+            .realip_remote_addr()
+            .and_then(|text| {
+                text.parse::<IpAddr>()
+                    .ok()
+                    .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+            })
+            .unwrap_or(peer),
     }
 }
 
@@ -69,7 +115,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             .wrap(middleware::Logger::new("%a %U %s %b %Dms"))
             .wrap(middleware::NormalizePath::trim())
             .wrap(middleware::Compress::default())
-            .configure(tracking::configure)
+            .configure(tracker::configure)
             .configure(thulium::configure)
             .configure(telefum::configure)
             .configure(admin::configure)

@@ -80,7 +80,8 @@ fn rfc3339(millis: Millis) -> Value {
         .map_or(Value::Null, Value::String)
 }
 
-/// One entry of `contacts/history`: `{"type":"pageview"|"event","time",…}`.
+/// One entry of `contacts/history`. Every entry has the same keys, `null` where they do not
+/// apply: `{"type":"pageview"|"event","time","suid","url","title","referrer","name","props"}`.
 pub fn history_entry(entry: HistoryEntry) -> Value {
     match entry {
         HistoryEntry::PageView(view) => json!({
@@ -90,13 +91,18 @@ pub fn history_entry(entry: HistoryEntry) -> Value {
             "url": view.url,
             "title": view.title,
             "referrer": view.referrer,
+            "name": Value::Null,
+            "props": Value::Null,
         }),
         HistoryEntry::Event(event) => json!({
             "type": "event",
             "time": rfc3339(event.at),
             "suid": event.suid.to_string(),
             "url": event.url,
+            "title": Value::Null,
+            "referrer": Value::Null,
             "name": event.name,
+            // Stored only after it parsed as a JSON object.
             "props": serde_json::from_str::<Value>(&event.props).unwrap_or(Value::Null),
         }),
     }

@@ -24,8 +24,26 @@ pub fn to_xml(answer: &Value) -> String {
     String::from_utf8(writer.into_inner()).unwrap_or_default()
 }
 
+/// Whether `name` can be an element name as it is. Keys chosen by outsiders (a tracked event's
+/// properties) may not be; those are written as `<field name="…">`.
+fn is_plain_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 fn write_element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) -> std::io::Result<()> {
-    writer.write_event(Event::Start(BytesStart::new(name)))?;
+    let (start, name) = if is_plain_name(name) {
+        (BytesStart::new(name), name)
+    } else {
+        (
+            BytesStart::new("field").with_attributes([("name", name)]),
+            "field",
+        )
+    };
+    writer.write_event(Event::Start(start))?;
     match value {
         Value::Object(map) => {
             for (key, child) in map {
@@ -57,6 +75,17 @@ mod tests {
         assert_eq!(
             xml,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><error><code>1004</code><type>InvalidID</type><message>Nieprawidłowy</message></error>"
+        );
+    }
+
+    #[test]
+    fn keys_that_are_not_element_names_become_named_fields() {
+        let xml = to_xml(&json!({"props": {"a b": 1, "x\"><y": 2, "ok": 3}}));
+        assert!(
+            xml.contains(
+                "<props><field name=\"a b\">1</field><field name=\"x&quot;&gt;&lt;y\">2</field><ok>3</ok></props>"
+            ),
+            "{xml}"
         );
     }
 

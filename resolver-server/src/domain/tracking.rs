@@ -98,7 +98,10 @@ fn origin_host(origin: &str) -> Option<String> {
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
 }
 
-/// Records a page view of visitor `suid` (created if never seen).
+/// Records a page view of visitor `suid` (created if never seen; its `last_seen` moves to now),
+/// in one transaction with the visitor. Control characters are dropped. Errors: `MissingField`
+/// without a URL, `TooLong` for a URL or referrer over [`MAX_URL_LEN`] characters or a title
+/// over [`MAX_TITLE_LEN`]. Not flushed.
 pub fn record_page_view(
     store: &Store,
     account: AccountId,
@@ -122,8 +125,10 @@ pub fn record_page_view(
     Ok(view)
 }
 
-/// Records a custom event of visitor `suid` (created if never seen). `props` must be a JSON
-/// object of at most 4 KB, already serialised.
+/// Records a custom event of visitor `suid` (created if never seen; its `last_seen` moves to
+/// now). `props` is a JSON object already serialised. Errors: `MissingField` without a name,
+/// `TooLong` for a name over [`MAX_EVENT_NAME_LEN`] characters, props over
+/// [`MAX_EVENT_PROPS_LEN`] bytes or a URL over [`MAX_URL_LEN`]. Not flushed.
 pub fn record_event(
     store: &Store,
     account: AccountId,
@@ -225,9 +230,39 @@ fn messages(language: Language) -> (&'static str, &'static str) {
     }
 }
 
+impl IdentityAnswer {
+    /// The one refusal: not found, not allowed (missing or wrong hash), an invalid or
+    /// placeholder value, rate-limited, or a site that is not recognised. The browser cannot
+    /// tell these apart; `current` is the suid the browser sent, answered back unchanged.
+    pub fn refused(current: Suid, language: Language) -> IdentityAnswer {
+        IdentityAnswer {
+            success: false,
+            suid: current,
+            message: messages(language).1,
+        }
+    }
+}
+
+/// The refusal of a trackUser that is not looked at (rate-limited), in the account's language.
+pub fn refuse_identity(
+    store: &Store,
+    account: AccountId,
+    current: Suid,
+) -> DomainResult<IdentityAnswer> {
+    let language = store
+        .account(account)?
+        .map(|a| a.language)
+        .unwrap_or_default();
+    Ok(IdentityAnswer::refused(current, language))
+}
+
 /// trackUser: finds the contact with this phone or e-mail among the account's contacts and
-/// links the current visitor to it (only if the visitor is anonymous). Not found, invalid or
-/// placeholder values, and a missing or wrong verification hash all give the same answer.
+/// links the current visitor to it, only if that visitor is anonymous (or linked to a deleted
+/// contact). Answers the contact's canonical suid. Not found, invalid or placeholder values,
+/// and a missing or wrong verification hash where the domain requires one all give
+/// [`IdentityAnswer::refused`], after the same work (the look-up runs in every case).
+/// The link, the visitor and the contact's suid are written in one transaction; the caller
+/// flushes before answering.
 pub fn resolve_identity(
     store: &Store,
     account: AccountId,
@@ -240,29 +275,24 @@ pub fn resolve_identity(
         .account(account)?
         .ok_or(DomainError::NotFound(Entity::Account))?;
     let country = Country::parse(&record.country).unwrap_or(Country::POLAND);
-    let (found_message, missing_message) = messages(record.language);
-    let missing = IdentityAnswer {
-        success: false,
-        suid: current,
-        message: missing_message,
-    };
+    let found_message = messages(record.language).0;
+    let missing = IdentityAnswer::refused(current, record.language);
     let Some(identity) = Identity::parse(value, country) else {
         return Ok(missing);
     };
-    let verified = match hash {
-        Some(hash) => constant_time_eq(
-            identity_hash(&domain.secret, identity.normalised()).as_bytes(),
-            hash.trim().to_ascii_lowercase().as_bytes(),
-        ),
-        None => false,
-    };
-    if domain.require_hash && !verified {
-        return Ok(missing);
-    }
     let candidates = match &identity {
         Identity::Email(email) => store.contacts_by_email(account, email)?,
         Identity::Phone(phone) => store.contacts_by_phone(account, phone)?,
     };
+    let verified = hash.is_some_and(|hash| {
+        constant_time_eq(
+            identity_hash(&domain.secret, identity.normalised()).as_bytes(),
+            hash.trim().to_ascii_lowercase().as_bytes(),
+        )
+    });
+    if domain.require_hash && !verified {
+        return Ok(missing);
+    }
     let Some(contact) = choose(store, account, candidates)? else {
         return Ok(missing);
     };
@@ -319,15 +349,23 @@ impl HistoryEntry {
             HistoryEntry::Event(event) => event.at,
         }
     }
+
+    /// Ids grow with time, so they order entries recorded in the same millisecond.
+    fn newest_first(&self) -> (std::cmp::Reverse<Millis>, std::cmp::Reverse<u64>) {
+        let id = match self {
+            HistoryEntry::PageView(view) => view.id,
+            HistoryEntry::Event(event) => event.id,
+        };
+        (std::cmp::Reverse(self.at()), std::cmp::Reverse(id))
+    }
 }
 
-/// The page views and events of every visitor linked to the contact, newest first.
-pub fn contact_history(
+/// The page views and events of every visitor linked to an existing contact, in no order.
+fn linked_entries(
     store: &Store,
     account: AccountId,
     contact: ContactId,
-    paging: Paging,
-) -> DomainResult<Page<HistoryEntry>> {
+) -> DomainResult<Vec<HistoryEntry>> {
     store
         .contact(account, contact)?
         .ok_or(DomainError::NotFound(Entity::Contact))?;
@@ -346,7 +384,19 @@ pub fn contact_history(
                 .map(HistoryEntry::Event),
         );
     }
-    entries.sort_by_key(|entry| std::cmp::Reverse(entry.at()));
+    Ok(entries)
+}
+
+/// The page views and events of every visitor linked to the contact, newest first, one page.
+/// `NotFound(Contact)` when the contact is not the account's.
+pub fn contact_history(
+    store: &Store,
+    account: AccountId,
+    contact: ContactId,
+    paging: Paging,
+) -> DomainResult<Page<HistoryEntry>> {
+    let mut entries = linked_entries(store, account, contact)?;
+    entries.sort_by_key(HistoryEntry::newest_first);
     Ok(Page::of(entries, paging))
 }
 
@@ -375,28 +425,19 @@ pub fn contact_timeline(
     contact: ContactId,
     paging: Paging,
 ) -> DomainResult<Page<TimelineEntry>> {
-    let mut entries: Vec<TimelineEntry> = store
-        .activities(account, contact)?
+    let mut entries: Vec<TimelineEntry> = linked_entries(store, account, contact)?
         .into_iter()
-        .map(TimelineEntry::Activity)
+        .map(|entry| match entry {
+            HistoryEntry::PageView(view) => TimelineEntry::PageView(view),
+            HistoryEntry::Event(event) => TimelineEntry::Event(event),
+        })
         .collect();
-    store
-        .contact(account, contact)?
-        .ok_or(DomainError::NotFound(Entity::Contact))?;
-    for visitor in store.contact_visitors(account, contact)? {
-        entries.extend(
-            store
-                .page_views(account, visitor.suid)?
-                .into_iter()
-                .map(TimelineEntry::PageView),
-        );
-        entries.extend(
-            store
-                .tracked_events(account, visitor.suid)?
-                .into_iter()
-                .map(TimelineEntry::Event),
-        );
-    }
+    entries.extend(
+        store
+            .activities(account, contact)?
+            .into_iter()
+            .map(TimelineEntry::Activity),
+    );
     entries.sort_by_key(|entry| std::cmp::Reverse(entry.at()));
     Ok(Page::of(entries, paging))
 }
@@ -647,5 +688,221 @@ mod tests {
             Some(answer.suid),
             "no one linked yet: the oldest"
         );
+    }
+
+    #[test]
+    fn reports_over_their_bounds_are_refused_and_store_nothing() {
+        let f = fixture();
+        let suid = Suid::random();
+        let long_url = format!("https://shop.example.com/{}", "a".repeat(MAX_URL_LEN));
+        let long_title = "t".repeat(MAX_TITLE_LEN + 1);
+        let cases = [
+            record_page_view(&f.store, f.account, suid, &long_url, "", "").map(|_| ()),
+            record_page_view(&f.store, f.account, suid, "https://s/", &long_title, "").map(|_| ()),
+            record_page_view(&f.store, f.account, suid, "https://s/", "", &long_url).map(|_| ()),
+            record_page_view(&f.store, f.account, suid, "", "", "").map(|_| ()),
+            record_event(&f.store, f.account, suid, &"n".repeat(101), "{}", "").map(|_| ()),
+            record_event(&f.store, f.account, suid, " ", "{}", "").map(|_| ()),
+            record_event(
+                &f.store,
+                f.account,
+                suid,
+                "big",
+                &format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_EVENT_PROPS_LEN)),
+                "",
+            )
+            .map(|_| ()),
+        ];
+        for (index, outcome) in cases.into_iter().enumerate() {
+            assert!(
+                matches!(
+                    outcome,
+                    Err(DomainError::TooLong { .. } | DomainError::MissingField { .. })
+                ),
+                "case {index}: {outcome:?}"
+            );
+        }
+        assert!(f.store.visitor(f.account, suid).expect("store").is_none());
+    }
+
+    #[test]
+    fn an_event_from_an_unseen_visitor_creates_it() {
+        let f = fixture();
+        let suid = Suid::random();
+        record_event(
+            &f.store,
+            f.account,
+            suid,
+            "signup",
+            "{\"plan\":1}",
+            "https://s/",
+        )
+        .expect("event");
+        let visitor = f
+            .store
+            .visitor(f.account, suid)
+            .expect("store")
+            .expect("visitor");
+        assert_eq!((visitor.suid, visitor.link), (suid, None));
+    }
+
+    #[test]
+    fn a_contact_without_a_suid_takes_the_visitors() {
+        let f = fixture();
+        let known = contact(&f, "500600700", "jan@example.com", None);
+        let device = Suid::random();
+        let answer = resolve_identity(
+            &f.store,
+            f.account,
+            &f.domain,
+            device,
+            "+48 500 600 700",
+            None,
+        )
+        .expect("resolve");
+        assert_eq!((answer.success, answer.suid), (true, device));
+        let stored = f
+            .store
+            .contact(f.account, known.id)
+            .expect("store")
+            .expect("contact");
+        assert_eq!(stored.suid, Some(device));
+        let link = f
+            .store
+            .visitor(f.account, device)
+            .expect("store")
+            .and_then(|v| v.link);
+        assert_eq!(
+            link.map(|l| (l.contact, l.cause)),
+            Some((known.id, LinkCause::TrackUser))
+        );
+    }
+
+    #[test]
+    fn a_visitor_of_another_contact_gets_a_fresh_suid_for_a_contact_without_one() {
+        let f = fixture();
+        let shared = Suid::random();
+        let owner = contact(&f, "600700800", "b@example.com", Some(shared));
+        let other = contact(&f, "500600700", "a@example.com", None);
+        let answer = resolve_identity(
+            &f.store,
+            f.account,
+            &f.domain,
+            shared,
+            "a@example.com",
+            None,
+        )
+        .expect("resolve");
+        assert!(answer.success);
+        assert_ne!(
+            answer.suid, shared,
+            "the other contact's suid is never handed out"
+        );
+        let stored = f
+            .store
+            .contact(f.account, other.id)
+            .expect("store")
+            .expect("contact");
+        assert_eq!(stored.suid, Some(answer.suid));
+        let link = f
+            .store
+            .visitor(f.account, shared)
+            .expect("store")
+            .and_then(|v| v.link);
+        assert_eq!(link.map(|l| l.contact), Some(owner.id));
+    }
+
+    #[test]
+    fn a_visitor_of_a_deleted_contact_is_anonymous_again() {
+        let f = fixture();
+        let device = Suid::random();
+        let gone = contact(&f, "600700800", "gone@example.com", Some(device));
+        crate::domain::delete_contacts(&f.store, f.account, &[gone.id]).expect("delete");
+        let known = contact(&f, "500600700", "jan@example.com", Some(Suid::random()));
+        resolve_identity(
+            &f.store,
+            f.account,
+            &f.domain,
+            device,
+            "jan@example.com",
+            None,
+        )
+        .expect("resolve");
+        let link = f
+            .store
+            .visitor(f.account, device)
+            .expect("store")
+            .and_then(|v| v.link);
+        assert_eq!(link.map(|l| l.contact), Some(known.id));
+    }
+
+    #[test]
+    fn among_several_matches_the_one_with_a_visitor_wins_over_the_oldest() {
+        let f = fixture();
+        contact(&f, "500600700", "x1@example.com", None);
+        let canonical = Suid::random();
+        let seen = contact(&f, "500600700", "x2@example.com", Some(canonical));
+        let answer = resolve_identity(
+            &f.store,
+            f.account,
+            &f.domain,
+            Suid::random(),
+            "500600700",
+            None,
+        )
+        .expect("resolve");
+        assert_eq!(answer.suid, canonical, "contact {} has a visitor", seen.id);
+    }
+
+    #[test]
+    fn a_rate_limited_call_is_refused_in_the_accounts_language() {
+        let store = Store::open_temporary().expect("store");
+        let account =
+            crate::domain::create_account_with_language(&store, "shop", None, Language::En)
+                .expect("account")
+                .id;
+        let device = Suid::random();
+        assert_eq!(
+            refuse_identity(&store, account, device).expect("refuse"),
+            IdentityAnswer::refused(device, Language::En)
+        );
+        assert_eq!(
+            IdentityAnswer::refused(device, Language::En).message,
+            "Contact not found"
+        );
+    }
+
+    #[test]
+    fn history_is_newest_first_and_paged() {
+        let f = fixture();
+        let suid = Suid::random();
+        let known = contact(&f, "500600700", "jan@example.com", Some(suid));
+        for path in ["a", "b", "c"] {
+            record_page_view(
+                &f.store,
+                f.account,
+                suid,
+                &format!("https://s/{path}"),
+                "",
+                "",
+            )
+            .expect("view");
+        }
+        let first = contact_history(&f.store, f.account, known.id, Paging::new(Some(1), Some(2)))
+            .expect("history");
+        assert_eq!((first.total, first.pages, first.items.len()), (3, 2, 2));
+        let urls: Vec<&str> = first
+            .items
+            .iter()
+            .map(|entry| match entry {
+                HistoryEntry::PageView(view) => view.url.as_str(),
+                HistoryEntry::Event(event) => event.name.as_str(),
+            })
+            .collect();
+        assert_eq!(urls, ["https://s/c", "https://s/b"]);
+        assert!(matches!(
+            contact_history(&f.store, f.account, ContactId(9_999), Paging::default()),
+            Err(DomainError::NotFound(Entity::Contact))
+        ));
     }
 }
