@@ -3,7 +3,8 @@
 
 use super::error::{DomainError, DomainResult, Entity};
 use super::ids::{AccountId, ContactId};
-use super::model::{now_millis, Millis, Principal};
+use super::model::{now_millis, ContactKind, Millis, Principal};
+use super::phone::Phone;
 use super::text::check_text;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,63 @@ pub struct Activity {
     pub description: String,
     /// The user whose credentials logged it.
     pub author: Option<String>,
+    /// The PBX line the call or message went through (E.164 when it has that form), if given.
+    #[serde(default)]
+    pub line: Option<String>,
     pub at: Millis,
+}
+
+/// An event reported by telephony software (TelefUM's `addevent`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventInput {
+    pub contact: ContactId,
+    /// The type the caller believes the contact has; a different one is refused.
+    pub kind: Option<ContactKind>,
+    pub subject: String,
+    pub description: String,
+    /// The PBX number (`x_pstn`), as the PBX wrote it.
+    pub line: Option<String>,
+}
+
+/// Logs a telephony event on a contact of the principal's account, after checking that the
+/// contact has the type the caller named (`InvalidField { field: "typecont" }` otherwise).
+pub fn log_event(
+    store: &Store,
+    principal: &Principal,
+    event: &EventInput,
+) -> DomainResult<Activity> {
+    let contact = store
+        .contact(principal.account, event.contact)?
+        .ok_or(DomainError::NotFound(Entity::Contact))?;
+    if event.kind.is_some_and(|kind| kind != contact.kind) {
+        return Err(DomainError::InvalidField {
+            field: "typecont",
+            reason: "does not match the contact's type",
+        });
+    }
+    let line = event
+        .line
+        .as_deref()
+        .map(str::trim)
+        .filter(|line| !line.is_empty());
+    if let Some(line) = line {
+        check_text("x_pstn", line, MAX_SUBJECT_LEN)?;
+    }
+    let country = super::contacts::account_country(store, principal.account)?;
+    let line = line.map(|line| {
+        Phone::dialable(line, country)
+            .map_or_else(|| line.to_owned(), |phone| phone.as_str().to_owned())
+    });
+    let mut activity = new_activity(
+        store,
+        principal,
+        event.contact,
+        &event.subject,
+        &event.description,
+    )?;
+    activity.line = line;
+    store.insert_activity(principal.account, &activity)?;
+    Ok(activity)
 }
 
 /// Logs an activity on a contact of the principal's account.
@@ -32,19 +89,30 @@ pub fn add_activity(
     subject: &str,
     description: &str,
 ) -> DomainResult<Activity> {
+    let activity = new_activity(store, principal, contact, subject, description)?;
+    store.insert_activity(principal.account, &activity)?;
+    Ok(activity)
+}
+
+fn new_activity(
+    store: &Store,
+    principal: &Principal,
+    contact: ContactId,
+    subject: &str,
+    description: &str,
+) -> DomainResult<Activity> {
     let subject = subject.trim();
     check_text("subject", subject, MAX_SUBJECT_LEN)?;
     check_text("description", description, MAX_ACTIVITY_DESCRIPTION_LEN)?;
-    let activity = Activity {
+    Ok(Activity {
         id: store.next_id()?,
         contact,
         subject: subject.to_owned(),
         description: description.trim().to_owned(),
         author: principal.username.clone(),
+        line: None,
         at: now_millis(),
-    };
-    store.insert_activity(principal.account, &activity)?;
-    Ok(activity)
+    })
 }
 
 /// A contact's activities, newest first.

@@ -34,6 +34,27 @@ pub struct ContactInput {
     pub kind: Option<ContactKind>,
     /// Where the contact came from (e.g. the phone line that was called).
     pub source: Option<String>,
+    /// How `phone` is read: strictly (SerwerSMS, the default) or as any dialable string.
+    pub phone_reading: PhoneReading,
+}
+
+/// How a caller's phone is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PhoneReading {
+    /// A valid number only ([`Phone::parse`]); anything else is [`DomainError::InvalidPhone`].
+    #[default]
+    Strict,
+    /// Any dialable string ([`Phone::dialable`]), as telephony software sends it.
+    Dialable,
+}
+
+impl PhoneReading {
+    fn read(self, raw: &str, country: Country) -> Option<Phone> {
+        match self {
+            PhoneReading::Strict => Phone::parse(raw, country),
+            PhoneReading::Dialable => Phone::dialable(raw, country),
+        }
+    }
 }
 
 fn given(value: &Option<String>) -> Option<&str> {
@@ -52,7 +73,12 @@ struct ValidInput<'a> {
 
 fn validate<'a>(input: &'a ContactInput, country: Country) -> DomainResult<ValidInput<'a>> {
     let phone = given(&input.phone)
-        .map(|raw| Phone::parse(raw, country).ok_or(DomainError::InvalidPhone { field: "phone" }))
+        .map(|raw| {
+            input
+                .phone_reading
+                .read(raw, country)
+                .ok_or(DomainError::InvalidPhone { field: "phone" })
+        })
         .transpose()?;
     let email = given(&input.email)
         .map(|raw| {
@@ -149,7 +175,7 @@ pub enum Blanks {
     Clear,
 }
 
-fn account_country(store: &Store, account: AccountId) -> DomainResult<Country> {
+pub(super) fn account_country(store: &Store, account: AccountId) -> DomainResult<Country> {
     let account = store
         .account(account)?
         .ok_or(DomainError::NotFound(Entity::Account))?;
@@ -352,7 +378,11 @@ struct Search {
 
 impl Search {
     fn matches(&self, contact: &Contact) -> bool {
-        if self.phone.as_ref() == Some(&contact.phone) {
+        if self
+            .phone
+            .as_ref()
+            .is_some_and(|phone| phone.as_str() == contact.phone.as_str())
+        {
             return true;
         }
         let phrase = self.phrase.as_str();
@@ -439,23 +469,25 @@ pub fn list_contacts(
 }
 
 /// The contacts a caller's number belongs to, however the PBX wrote it (`0123456789`,
-/// `8 012 345 67 89`, `+7 012 345-67-89`, `48500600700`): the number read in the account's
-/// country, and every contact whose number ends with the same nine digits. Oldest first.
+/// `8 012 345 67 89`, `+7 012 345-67-89`, `48500600700`, an extension `101`): any dialable
+/// string ([`Phone::dialable`]), matched by its E.164 form in the account's country, by the
+/// digits as typed, and by the last nine digits. Oldest first.
 pub fn contacts_by_caller_number(
     store: &Store,
     account: AccountId,
     raw: &str,
 ) -> DomainResult<Vec<Contact>> {
-    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() < 6 || raw.len() > 64 {
-        return Err(DomainError::InvalidPhone { field: "phone" });
-    }
-    let mut found = match Phone::parse(raw, account_country(store, account)?) {
-        Some(phone) => store.contacts_by_phone(account, &phone)?,
-        None => Vec::new(),
-    };
+    let phone = Phone::dialable(raw, account_country(store, account)?)
+        .ok_or(DomainError::InvalidPhone { field: "phone" })?;
+    let dialed = phone.dialed();
+    let digits = dialed.strip_prefix('+').unwrap_or(dialed);
     let tail = &digits[digits.len().saturating_sub(super::phone::TAIL_DIGITS)..];
-    for contact in store.contacts_by_phone_tail(account, tail)? {
+    let mut found = store.contacts_by_phone(account, &phone)?;
+    for contact in store
+        .contacts_by_dialed_digits(account, digits)?
+        .into_iter()
+        .chain(store.contacts_by_phone_tail(account, tail)?)
+    {
         if !found.iter().any(|known| known.id == contact.id) {
             found.push(contact);
         }

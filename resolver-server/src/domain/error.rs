@@ -13,6 +13,8 @@ pub enum Entity {
     Contact,
     Group,
     Campaign,
+    /// A phone on the account's blacklist.
+    BlacklistedPhone,
 }
 
 impl Entity {
@@ -25,6 +27,7 @@ impl Entity {
             Entity::Contact => "contact",
             Entity::Group => "group",
             Entity::Campaign => "campaign",
+            Entity::BlacklistedPhone => "blacklisted phone",
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod activities;
+mod blacklist;
 mod campaigns;
 mod contacts;
 mod email;
@@ -22,7 +23,11 @@ pub use accounts::{
     authenticate_token, create_account, create_account_with_language, create_token,
     normalise_domain, require_hash, revoke_token, set_require_hash, AuthFailure, NewToken,
 };
-pub use activities::{add_activity, contact_activities, Activity};
+pub use activities::{add_activity, contact_activities, log_event, Activity, EventInput};
+pub use blacklist::{
+    add_to_blacklist, check_blacklist, is_blacklisted, list_blacklist, remove_from_blacklist,
+    BlacklistEntry,
+};
 pub use campaigns::{
     add_campaign, add_campaign_status, add_records, campaign, list_campaigns, remove_records,
     update_record, view_record, Campaign, CampaignId, CampaignRecord, CampaignStatus, RecordChange,
@@ -32,6 +37,7 @@ pub use contacts::{
     add_contact, contacts_by_caller_number, delete_contacts, edit_contact, edit_contact_with,
     groups_of_phone, import_contacts, list_contacts, view_contact, Blanks, ContactInput,
     ContactListItem, ContactQuery, ContactSort, GroupFilter, ImportReport, PhoneGroup,
+    PhoneReading,
 };
 pub use email::Email;
 pub use error::{DomainError, DomainResult, Entity};
@@ -42,7 +48,7 @@ pub use model::{
     now_millis, Account, ApiToken, ApiUser, Contact, ContactKind, Group, Language, LinkCause,
     Millis, Principal, SiteDomain, Visitor, VisitorLink,
 };
-pub use phone::{Country, Phone, TAIL_DIGITS};
+pub use phone::{Country, Phone, DIALABLE_DIGITS, TAIL_DIGITS};
 pub use sessions::{
     close_session, constant_time_eq, find_session, open_session, random_token, Session,
 };

@@ -88,6 +88,17 @@ impl ContactKind {
             ContactKind::Company => "company",
         }
     }
+
+    /// Reads a type in any of its spellings: `lead`/`contact`/`company`, capitalised, or
+    /// Russian (`Лид`, `Контакт`, `Компания`), as TelefUM and its links send it.
+    pub fn parse(text: &str) -> Option<ContactKind> {
+        match text.trim().to_lowercase().as_str() {
+            "lead" | "лид" => Some(ContactKind::Lead),
+            "contact" | "контакт" => Some(ContactKind::Contact),
+            "company" | "компания" => Some(ContactKind::Company),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,7 @@
 //! Phone numbers: parsed once at the edge into E.164 with libphonenumber's metadata (the
-//! `phonenumber` crate). Inside the domain a [`Phone`] is always valid.
+//! `phonenumber` crate). Inside the domain a [`Phone`] is always valid: either a valid number
+//! (strict, [`Phone::parse`]) or, from telephony software, any dialable string
+//! ([`Phone::dialable`]) kept as typed next to its E.164 form when it has one.
 
 use phonenumber::country::Id as CountryId;
 use serde::{Deserialize, Serialize};
@@ -14,10 +16,89 @@ const MAX_INPUT_LEN: usize = 40;
 /// How many trailing digits identify a number across national and international spellings.
 pub const TAIL_DIGITS: usize = 9;
 
-/// A phone number in E.164 form (`+48500600700`). Only constructible by parsing.
+/// Fewest and most digits of a dialable string (an internal extension up to the longest
+/// international number with a trunk prefix).
+pub const DIALABLE_DIGITS: std::ops::RangeInclusive<usize> = 3..=20;
+
+/// Longest dialable input, separators included.
+const MAX_DIALABLE_LEN: usize = 64;
+
+/// A phone number. Only constructible by parsing: [`Phone::parse`] gives a valid number in
+/// E.164 form (`+48500600700`); [`Phone::dialable`] also accepts what a PBX dials (`0123456789`,
+/// an extension `101`) and keeps those digits as typed next to the E.164 form when there is
+/// one. Shown ([`Phone::as_str`], `Display`) as E.164 when it has that form, else as typed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Phone(String);
+#[serde(try_from = "StoredPhone", into = "StoredPhone")]
+pub struct Phone {
+    /// The E.164 form, when the number is a valid one.
+    e164: Option<String>,
+    /// The digits as typed, with a leading `+` if one was typed; separators dropped. Equal to
+    /// the E.164 form for numbers read strictly.
+    dialed: String,
+}
+
+/// How a phone is kept in a record: old records (and numbers read strictly) hold the E.164
+/// string alone; a number typed in another form holds both.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredPhone {
+    E164(String),
+    Dialed {
+        e164: Option<String>,
+        dialed: String,
+    },
+}
+
+impl From<Phone> for StoredPhone {
+    fn from(phone: Phone) -> StoredPhone {
+        match phone.e164 {
+            Some(e164) if e164 == phone.dialed => StoredPhone::E164(e164),
+            e164 => StoredPhone::Dialed {
+                e164,
+                dialed: phone.dialed,
+            },
+        }
+    }
+}
+
+impl TryFrom<StoredPhone> for Phone {
+    type Error = String;
+
+    fn try_from(stored: StoredPhone) -> Result<Phone, String> {
+        match stored {
+            StoredPhone::E164(e164) => Phone::try_from(e164),
+            StoredPhone::Dialed { e164, dialed } => {
+                let e164 = e164.map(Phone::try_from).transpose()?.and_then(|p| p.e164);
+                if dialable_form(&dialed).as_deref() != Some(dialed.as_str()) {
+                    return Err(format!("not a dialable number: {dialed:?}"));
+                }
+                Ok(Phone { e164, dialed })
+            }
+        }
+    }
+}
+
+/// `+` (if typed first) and the digits of a dialable string, or `None` if it is not one.
+fn dialable_form(input: &str) -> Option<String> {
+    let input = input.trim();
+    if input.len() > MAX_DIALABLE_LEN {
+        return None;
+    }
+    let (plus, rest) = match input.strip_prefix('+') {
+        Some(rest) => ("+", rest),
+        None => ("", input),
+    };
+    if !rest
+        .chars()
+        .all(|c| c.is_ascii_digit() || " -./()".contains(c))
+    {
+        return None;
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    DIALABLE_DIGITS
+        .contains(&digits.len())
+        .then(|| format!("{plus}{digits}"))
+}
 
 /// A country whose numbering plan reads numbers given without a `+` prefix (`PL`, `DE`, …).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,21 +149,42 @@ impl Phone {
         })
     }
 
-    /// The E.164 form, `+` and digits.
+    /// Reads any dialable string as a PBX sends it: an optional `+`, then 3 to 20 digits,
+    /// separators (` -./()`) ignored. Keeps those digits as typed, with the E.164 form when
+    /// [`Phone::parse`] reads the same input as a valid number. `None` for anything else;
+    /// never panics.
+    pub fn dialable(input: &str, country: Country) -> Option<Phone> {
+        let dialed = dialable_form(input)?;
+        let e164 = Phone::parse(input, country).and_then(|phone| phone.e164);
+        Some(Phone { e164, dialed })
+    }
+
+    /// The E.164 form when it has one, else the digits as typed: how the number is shown.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.e164.as_deref().unwrap_or(&self.dialed)
+    }
+
+    /// The E.164 form, `+` and digits, when the number is a valid one.
+    pub fn e164(&self) -> Option<&str> {
+        self.e164.as_deref()
+    }
+
+    /// The digits as typed (with a leading `+` if one was typed).
+    pub fn dialed(&self) -> &str {
+        &self.dialed
     }
 
     /// The last nine digits (fewer for shorter numbers): what stays the same however a PBX
     /// writes the number (`0123456789`, `8 012 345 67 89`, `+7 012 345-67-89`).
     pub fn tail(&self) -> &str {
-        let digits = &self.0[1..];
+        let shown = self.as_str();
+        let digits = shown.strip_prefix('+').unwrap_or(shown);
         &digits[digits.len().saturating_sub(TAIL_DIGITS)..]
     }
 
     /// For logs: the number with its middle digits hidden (`+48500***700`).
     pub fn masked(&self) -> String {
-        let chars: Vec<char> = self.0.chars().collect();
+        let chars: Vec<char> = self.as_str().chars().collect();
         if chars.len() <= 7 {
             return "***".to_owned();
         }
@@ -100,9 +202,11 @@ fn parse_valid(input: &str, country: Option<CountryId>) -> Option<Phone> {
         if !phonenumber::is_valid(&number) {
             return None;
         }
-        Some(Phone(
-            number.format().mode(phonenumber::Mode::E164).to_string(),
-        ))
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        Some(Phone {
+            e164: Some(e164.clone()),
+            dialed: e164,
+        })
     }))
     .ok()
     .flatten()
@@ -110,13 +214,13 @@ fn parse_valid(input: &str, country: Option<CountryId>) -> Option<Phone> {
 
 impl fmt::Display for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl From<Phone> for String {
     fn from(phone: Phone) -> String {
-        phone.0
+        phone.as_str().to_owned()
     }
 }
 
@@ -129,7 +233,10 @@ impl TryFrom<String> for Phone {
             && stored.len() > 1
             && stored[1..].bytes().all(|b| b.is_ascii_digit())
         {
-            Ok(Phone(stored))
+            Ok(Phone {
+                e164: Some(stored.clone()),
+                dialed: stored,
+            })
         } else {
             Err(format!("not an E.164 number: {stored:?}"))
         }
@@ -208,6 +315,7 @@ mod tests {
                 .map(|i| alphabet[((state >> (i % 60)) as usize + i * 7) % alphabet.len()])
                 .collect();
             let _ = Phone::parse(&input, Country::POLAND);
+            let _ = Phone::dialable(&input, Country::POLAND);
         }
         let long = "9".repeat(10_000);
         assert_eq!(pl(&long), None);
@@ -225,6 +333,69 @@ mod tests {
     fn masking_hides_the_middle() {
         let phone = Phone::parse("+48500600700", Country::POLAND).expect("valid");
         assert_eq!(phone.masked(), "+48500***700");
+    }
+
+    #[test]
+    fn dialable_numbers_keep_their_digits_next_to_e164() {
+        let typed = Phone::dialable("0123456789", Country::POLAND).expect("dialable");
+        assert_eq!(
+            (typed.e164(), typed.dialed(), typed.as_str()),
+            (None, "0123456789", "0123456789")
+        );
+        assert_eq!(typed.tail(), "123456789");
+        let russia = Country::parse("RU").expect("RU");
+        let trunk = Phone::dialable("8 (901) 222-22-22", russia).expect("dialable");
+        assert_eq!(
+            (trunk.e164(), trunk.dialed(), trunk.as_str()),
+            (Some("+79012222222"), "89012222222", "+79012222222")
+        );
+        let extension = Phone::dialable("101", Country::POLAND).expect("extension");
+        assert_eq!((extension.e164(), extension.as_str()), (None, "101"));
+        for refused in [
+            "12",
+            "+",
+            "1+2345",
+            "abc123",
+            "123456789012345678901",
+            "+48 500 x",
+        ] {
+            assert_eq!(
+                Phone::dialable(refused, Country::POLAND),
+                None,
+                "{refused:?}"
+            );
+        }
+        assert_eq!(
+            Phone::parse("0123456789", Country::POLAND),
+            None,
+            "strict parsing is unchanged"
+        );
+    }
+
+    #[test]
+    fn stored_phones_round_trip_and_old_records_stay_readable() {
+        let old: Phone = serde_json::from_str("\"+48500600700\"").expect("old record");
+        assert_eq!(old, pl_phone("500600700"));
+        assert_eq!(
+            serde_json::to_string(&old).expect("json"),
+            "\"+48500600700\""
+        );
+        let russia = Country::parse("RU").expect("RU");
+        for phone in [
+            Phone::dialable("0123456789", Country::POLAND).expect("dialable"),
+            Phone::dialable("89012222222", russia).expect("dialable"),
+            Phone::dialable("+48 500 600 700", Country::POLAND).expect("dialable"),
+        ] {
+            let json = serde_json::to_string(&phone).expect("json");
+            let back: Phone = serde_json::from_str(&json).expect("read back");
+            assert_eq!(back, phone, "{json}");
+        }
+        assert!(serde_json::from_str::<Phone>("\"500600700\"").is_err());
+        assert!(serde_json::from_str::<Phone>(r#"{"e164":null,"dialed":"x1"}"#).is_err());
+    }
+
+    fn pl_phone(input: &str) -> Phone {
+        Phone::parse(input, Country::POLAND).expect("valid")
     }
 
     #[test]

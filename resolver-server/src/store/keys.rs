@@ -21,6 +21,8 @@ const CONTACT_VISITOR: u8 = 0x21;
 const PAGE_VIEW: u8 = 0x22;
 const TRACKED_EVENT: u8 = 0x23;
 const PHONE_TAIL_INDEX: u8 = 0x15;
+const DIALED_INDEX: u8 = 0x16;
+const BLACKLIST: u8 = 0x17;
 const ACTIVITY: u8 = 0x40;
 const CAMPAIGN: u8 = 0x30;
 const CAMPAIGN_SEQUENCE: u8 = 0x31;
@@ -114,6 +116,26 @@ pub fn phone_tail_index(account: AccountId, tail: &str) -> Vec<u8> {
 
 pub fn phone_tail_entry(account: AccountId, tail: &str, contact: ContactId) -> Vec<u8> {
     with_u64(phone_tail_index(account, tail), contact.0)
+}
+
+/// The digits of a phone as typed (no `+`), for contacts whose number was typed in another
+/// form than E.164 (a PBX's `0123456789`, an extension): finds them by the same digits.
+pub fn dialed_index(account: AccountId, digits: &str) -> Vec<u8> {
+    with_text(start(account, DIALED_INDEX, digits.len() + 9), digits)
+}
+
+pub fn dialed_entry(account: AccountId, digits: &str, contact: ContactId) -> Vec<u8> {
+    with_u64(dialed_index(account, digits), contact.0)
+}
+
+/// One phone on the account's blacklist, by its E.164 form; the entries of an account are in
+/// phone order.
+pub fn blacklist_entry(account: AccountId, e164: &str) -> Vec<u8> {
+    with_text(start(account, BLACKLIST, e164.len() + 1), e164)
+}
+
+pub fn blacklist(account: AccountId) -> Vec<u8> {
+    start(account, BLACKLIST, 0)
 }
 
 /// A contact's activities (calls, SMS) in time order: `contact | time | id`.

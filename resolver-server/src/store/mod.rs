@@ -6,6 +6,7 @@
 //! [`Store::flush`] first.
 
 mod activities;
+mod blacklist;
 mod campaigns;
 pub mod keys;
 mod sessions;
@@ -371,6 +372,16 @@ impl Store {
         self.contacts_under(account, keys::phone_tail_index(account, tail))
     }
 
+    /// Contacts whose phone was typed with these digits (no `+`) in a form other than E.164,
+    /// oldest first, through the dialed-digits index.
+    pub fn contacts_by_dialed_digits(
+        &self,
+        account: AccountId,
+        digits: &str,
+    ) -> Result<Vec<Contact>, StoreError> {
+        self.contacts_under(account, keys::dialed_index(account, digits))
+    }
+
     /// Contacts whose e-mail is `email`, oldest first, through the e-mail index.
     pub fn contacts_by_email(
         &self,
@@ -652,10 +663,18 @@ fn tx_put_contact(
         tx_adjust_group_count(data, account, *group, 1)?;
     }
 
+    // The flag mirrors the account's blacklist, kept in the same transaction as the record.
+    new.blacklist = match new.phone.e164() {
+        Some(e164) => data.get(keys::blacklist_entry(account, e164))?.is_some(),
+        None => false,
+    };
     if let Some(old) = old {
         if old.phone != new.phone {
             data.remove(keys::phone_entry(account, old.phone.as_str(), old.id))?;
             data.remove(keys::phone_tail_entry(account, old.phone.tail(), old.id))?;
+            if let Some(digits) = dialed_digits(&old.phone) {
+                data.remove(keys::dialed_entry(account, digits, old.id))?;
+            }
         }
         if let Some(email) = old
             .email
@@ -670,11 +689,21 @@ fn tx_put_contact(
         keys::phone_tail_entry(account, new.phone.tail(), new.id),
         &[],
     )?;
+    if let Some(digits) = dialed_digits(&new.phone) {
+        data.insert(keys::dialed_entry(account, digits, new.id), &[])?;
+    }
     if let Some(email) = &new.email {
         data.insert(keys::email_entry(account, email.as_str(), new.id), &[])?;
     }
     data.insert(keys::contact(account, new.id), encode(&new))?;
     Ok(new)
+}
+
+/// The digits of a phone typed in another form than its E.164 one: the key of its
+/// dialed-digits entry. Numbers read strictly have none.
+fn dialed_digits(phone: &Phone) -> Option<&str> {
+    let dialed = phone.dialed();
+    (phone.e164() != Some(dialed)).then(|| dialed.strip_prefix('+').unwrap_or(dialed))
 }
 
 /// Removes a contact, its index entries and memberships.
@@ -693,6 +722,9 @@ fn tx_remove_contact(data: &TransactionalTree, account: AccountId, contact: &Con
         contact.phone.tail(),
         contact.id,
     ))?;
+    if let Some(digits) = dialed_digits(&contact.phone) {
+        data.remove(keys::dialed_entry(account, digits, contact.id))?;
+    }
     if let Some(email) = &contact.email {
         data.remove(keys::email_entry(account, email.as_str(), contact.id))?;
     }

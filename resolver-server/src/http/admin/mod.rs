@@ -9,8 +9,8 @@ mod pages;
 
 use super::AppState;
 use crate::domain::{
-    self, Blanks, Contact, ContactId, ContactInput, ContactQuery, GroupFilter, GroupId, Paging,
-    Session,
+    self, Blanks, Contact, ContactId, ContactInput, ContactKind, ContactQuery, GroupFilter,
+    GroupId, Paging, PhoneReading, Session,
 };
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
@@ -496,6 +496,9 @@ async fn search(
 #[derive(Deserialize)]
 struct CardQuery {
     id: Option<String>,
+    /// TelefUM's links name the type too (`/card?id=24342&typecont=contact`); a card of
+    /// another type is not the one the link means.
+    typecont: Option<String>,
     page: Option<i64>,
 }
 
@@ -518,6 +521,14 @@ async fn card(
         Err(domain::DomainError::NotFound(_)) => return not_found(&admin),
         Err(_) => return internal(),
     };
+    let wanted_kind = query
+        .typecont
+        .as_deref()
+        .filter(|kind| !kind.trim().is_empty())
+        .map(ContactKind::parse);
+    if wanted_kind.is_some_and(|kind| kind != Some(contact.kind)) {
+        return not_found(&admin);
+    }
     let groups: Vec<_> = contact
         .groups
         .iter()
@@ -569,6 +580,8 @@ async fn edit(
         city: form.city,
         description: form.description,
         groups: Some(form.groups.into_iter().map(GroupId).collect()),
+        // A number a PBX stored as dialled (`0123456789`, an extension) must stay savable.
+        phone_reading: PhoneReading::Dialable,
         ..ContactInput::default()
     };
     let principal = admin.0.principal();

@@ -200,7 +200,7 @@ pub fn card(
                 a.button href={ "/contacts/" (contact.id) "/edit" } { "Edytuj" }
             }
             dl.fields {
-                dt { "Telefon" } dd { (phone_link(contact.phone.as_str())) }
+                dt { "Telefon" } dd { (phone_link(contact.phone.as_str())) @if contact.blacklist { " " span.blacklist { "(czarna lista)" } } }
                 @if let Some(email) = &contact.email { dt { "E-mail" } dd { a href={ "mailto:" (email.as_str()) } { (email.as_str()) } } }
                 (field("Imię", &contact.first_name))
                 (field("Nazwisko", &contact.last_name))
@@ -235,6 +235,7 @@ pub fn card(
                             strong { (activity.subject) }
                             @if !activity.description.is_empty() { " — " (activity.description) }
                             @if let Some(author) = &activity.author { span.author { " (" (author) ")" } }
+                            @if let Some(line) = &activity.line { " " span.line { "linia " @if line.starts_with('+') { (phone_link(line)) } @else { (line) } } }
                         },
                         TimelineEntry::PageView(view) => li.pageview {
                             time { (time(view.at)) }

@@ -139,6 +139,7 @@ fn entity_name(entity: Entity) -> &'static str {
     match entity {
         Entity::Contact => "id",
         Entity::Group => "group_id",
+        Entity::BlacklistedPhone => "phone",
         other => other.name(),
     }
 }

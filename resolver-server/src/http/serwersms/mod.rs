@@ -12,7 +12,7 @@ use super::body::{prefers_english, read_limited, BodyError, MAX_BODY_BYTES};
 use super::AppState;
 use crate::domain::{
     self, AuthFailure, ContactId, ContactInput, ContactQuery, ContactSort, GroupFilter, GroupId,
-    GroupQuery, Order, Paging, Principal,
+    GroupQuery, Order, Paging, PhoneReading, Principal,
 };
 use crate::store::Store;
 use actix_web::http::header::{self, ContentType};
@@ -111,6 +111,10 @@ enum Action {
     ContactsImport,
     /// Our addition: a contact's page views and events (tracker issue).
     ContactsHistory,
+    BlacklistAdd,
+    BlacklistCheck,
+    BlacklistIndex,
+    BlacklistDelete,
 }
 
 impl Action {
@@ -129,6 +133,10 @@ impl Action {
             ("contacts", "delete") => Action::ContactsDelete,
             ("contacts", "import") => Action::ContactsImport,
             ("contacts", "history") => Action::ContactsHistory,
+            ("blacklist", "add") => Action::BlacklistAdd,
+            ("blacklist", "check") => Action::BlacklistCheck,
+            ("blacklist", "index") => Action::BlacklistIndex,
+            ("blacklist", "delete") => Action::BlacklistDelete,
             _ => return None,
         })
     }
@@ -144,6 +152,8 @@ impl Action {
                 | Action::ContactsEdit
                 | Action::ContactsDelete
                 | Action::ContactsImport
+                | Action::BlacklistAdd
+                | Action::BlacklistDelete
         )
     }
 
@@ -184,12 +194,11 @@ impl Action {
                 domain::delete_groups(store, account, &ids, params.flag("delete_contacts")?)?;
                 wire::success()
             }
-            Action::GroupsCheck => {
-                let phone = params
-                    .text("phone")?
-                    .ok_or(SmsError::with(SmsError::REQUIRED, "phone"))?;
-                wire::phone_groups(domain::groups_of_phone(store, account, &phone)?)
-            }
+            Action::GroupsCheck => wire::phone_groups(domain::groups_of_phone(
+                store,
+                account,
+                &required_phone(params)?,
+            )?),
             Action::ContactsIndex => {
                 let sort = match params.text("sort")? {
                     Some(name) => Some(
@@ -241,6 +250,27 @@ impl Action {
                     wire::history_entry,
                 )
             }
+            Action::BlacklistAdd => wire::success_id(
+                domain::add_to_blacklist(store, account, &required_phone(params)?)?.id,
+            ),
+            Action::BlacklistCheck => wire::exists(domain::check_blacklist(
+                store,
+                account,
+                &required_phone(params)?,
+            )?),
+            Action::BlacklistIndex => wire::list(
+                domain::list_blacklist(
+                    store,
+                    account,
+                    params.text("phone")?.as_deref(),
+                    paging(params)?,
+                )?,
+                |entry| wire::blacklist_entry(&entry),
+            ),
+            Action::BlacklistDelete => {
+                domain::remove_from_blacklist(store, account, &required_phone(params)?)?;
+                wire::success()
+            }
             Action::ContactsImport => {
                 let group_name = params
                     .text("group_name")?
@@ -269,6 +299,12 @@ fn required_id(params: &Params) -> Result<u64, SmsError> {
         .ok_or(SmsError::with(SmsError::REQUIRED, "id"))?;
     // A negative id names nothing; answer as for any unknown id.
     u64::try_from(id).map_err(|_| SmsError::with(SmsError::INVALID_ID, "id"))
+}
+
+fn required_phone(params: &Params) -> Result<String, SmsError> {
+    params
+        .text("phone")?
+        .ok_or(SmsError::with(SmsError::REQUIRED, "phone"))
 }
 
 fn required_ids(params: &Params) -> Result<Vec<u64>, SmsError> {
@@ -336,6 +372,7 @@ fn contact_input(params: &Params) -> Result<ContactInput, SmsError> {
         suid: params.text("suid")?,
         kind: None,
         source: None,
+        phone_reading: PhoneReading::Strict,
     })
 }
 

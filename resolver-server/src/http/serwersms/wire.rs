@@ -4,7 +4,8 @@
 //! Spec: `shared/spec/serwersms-api-v2.md`, section Responses.
 
 use crate::domain::{
-    Contact, ContactListItem, Group, HistoryEntry, ImportReport, Millis, Page, PhoneGroup,
+    BlacklistEntry, Contact, ContactListItem, Group, HistoryEntry, ImportReport, Millis, Page,
+    PhoneGroup,
 };
 use serde_json::{json, Value};
 
@@ -61,13 +62,35 @@ pub fn contact_list_item(item: ContactListItem) -> Value {
 pub fn phone_groups(found: Vec<PhoneGroup>) -> Value {
     let items: Vec<Value> = found
         .into_iter()
-        .map(|entry| json!({ "id": entry.contact.0, "group_id": entry.group.id.0, "group_name": entry.group.name }))
+        // The document shows the contact id of `groups/check` as a string, unlike every other id.
+        .map(|entry| json!({ "id": entry.contact.0.to_string(), "group_id": entry.group.id.0, "group_name": entry.group.name }))
         .collect();
     json!({ "items": items })
 }
 
 pub fn import(report: ImportReport) -> Value {
     json!({ "success": true, "id": report.group.0, "correct": report.correct, "failed": report.failed })
+}
+
+/// `blacklist/check`.
+pub fn exists(listed: bool) -> Value {
+    json!({ "exists": listed })
+}
+
+/// One entry of `blacklist/index`: `{"phone","added"}`, the date as SerwerSMS writes dates
+/// (`2024-05-01 12:30:00`, UTC).
+pub fn blacklist_entry(entry: &BlacklistEntry) -> Value {
+    let added =
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(entry.added) * 1_000_000)
+            .ok()
+            .and_then(|t| {
+                t.format(time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]:[second]"
+                ))
+                .ok()
+            })
+            .map_or(Value::Null, Value::String);
+    json!({ "phone": entry.phone.as_str(), "added": added })
 }
 
 fn rfc3339(millis: Millis) -> Value {

@@ -14,6 +14,7 @@ pub enum TelefumError {
     MissingContactId,
     ContactNotFound,
     UnknownContactType,
+    ContactTypeMismatch,
     AddEventNeedsPost,
     InvalidData,
     Internal,
@@ -29,6 +30,9 @@ impl TelefumError {
             TelefumError::MissingContactId => "Не указано id-контакта",
             TelefumError::ContactNotFound => "Контакт не найден",
             TelefumError::UnknownContactType => "Неизвестный тип контакта",
+            TelefumError::ContactTypeMismatch => {
+                "Тип контакта (typecont) не совпадает с типом контакта с этим id"
+            }
             TelefumError::AddEventNeedsPost => "Событие добавляется запросом POST",
             TelefumError::InvalidData => "Неправильные данные",
             TelefumError::Internal => "Ошибка сервера, попробуйте ещё раз",
@@ -42,6 +46,9 @@ impl From<DomainError> for TelefumError {
             DomainError::NotFound(Entity::Contact) => TelefumError::ContactNotFound,
             DomainError::MissingField { field: "phone" } => TelefumError::MissingPhone,
             DomainError::InvalidPhone { .. } => TelefumError::InvalidPhone,
+            DomainError::InvalidField {
+                field: "typecont", ..
+            } => TelefumError::ContactTypeMismatch,
             DomainError::Store(error) => {
                 tracing::error!(%error, "storage failure");
                 TelefumError::Internal

@@ -10,7 +10,9 @@ mod xml;
 
 use super::body::read_limited;
 use super::{flush, AppState};
-use crate::domain::{self, Contact, ContactId, ContactInput, ContactKind, Principal};
+use crate::domain::{
+    self, Contact, ContactId, ContactInput, ContactKind, EventInput, PhoneReading, Principal,
+};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use error::TelefumError;
@@ -44,12 +46,7 @@ fn fail(error: TelefumError) -> HttpResponse {
 /// Reads `typecont` in any of its spellings: `lead`/`contact`/`company`, capitalised, or
 /// Russian (`Лид`, `Контакт`, `Компания`).
 pub fn contact_kind(text: &str) -> Option<ContactKind> {
-    match text.trim().to_lowercase().as_str() {
-        "lead" | "лид" => Some(ContactKind::Lead),
-        "contact" | "контакт" => Some(ContactKind::Contact),
-        "company" | "компания" => Some(ContactKind::Company),
-        _ => None,
-    }
+    ContactKind::parse(text)
 }
 
 async fn rest(
@@ -108,16 +105,20 @@ async fn answer(
             }
             let id = params.get("id").ok_or(TelefumError::MissingContactId)?;
             let id = ContactId(id.parse().map_err(|_| TelefumError::ContactNotFound)?);
-            if let Some(kind) = params.get("typecont") {
-                contact_kind(kind).ok_or(TelefumError::UnknownContactType)?;
-            }
-            let subject = params.get("subj").unwrap_or_default().to_owned();
-            let description = params.get("desc").unwrap_or_default().to_owned();
-            let activity = web::block(move || {
-                domain::add_activity(&store, &principal, id, &subject, &description)
-            })
-            .await
-            .map_err(|_| TelefumError::Internal)??;
+            let kind = match params.get("typecont") {
+                Some(kind) => Some(contact_kind(kind).ok_or(TelefumError::UnknownContactType)?),
+                None => None,
+            };
+            let event = EventInput {
+                contact: id,
+                kind,
+                subject: params.get("subj").unwrap_or_default().to_owned(),
+                description: params.get("desc").unwrap_or_default().to_owned(),
+                line: params.get("x_pstn").map(str::to_owned),
+            };
+            let activity = web::block(move || domain::log_event(&store, &principal, &event))
+                .await
+                .map_err(|_| TelefumError::Internal)??;
             flush(&state.store)
                 .await
                 .map_err(|()| TelefumError::Internal)?;
@@ -174,6 +175,7 @@ fn new_contact(params: &Params) -> Result<ContactInput, TelefumError> {
         phone: Some(phone.to_owned()),
         kind: Some(kind),
         source: params.get("x_pstn").map(str::to_owned),
+        phone_reading: PhoneReading::Dialable,
         ..ContactInput::default()
     };
     if kind == ContactKind::Company {
