@@ -585,3 +585,69 @@ async fn campaigns_are_created_and_given_statuses_in_the_admin_pages() {
         "another account's campaign 00001 does not exist for it"
     );
 }
+
+#[tokio::test]
+async fn the_card_honours_typecont_and_shows_events_with_author_and_line() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let client = signed_in(&app, &shop).await;
+    let added = client
+        .get(app.url(&format!(
+            "rest?typereq=addcont&typecont=lead&phone=0123456789&name=Jan&login=shop&password={}",
+            shop.password
+        )))
+        .send()
+        .await
+        .expect("addcont")
+        .text()
+        .await
+        .expect("xml");
+    let id: u64 = added
+        .split("<id>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .and_then(|id| id.parse().ok())
+        .expect("new id");
+    let event = client
+        .post(app.url("rest"))
+        .form(&[
+            ("typereq", "addevent"),
+            ("id", &id.to_string()),
+            ("typecont", "lead"),
+            ("subj", "Входящий Звонок"),
+            ("desc", "Длительность 3:54"),
+            ("x_pstn", "+79012222222"),
+            ("login", "shop"),
+            ("password", &shop.password),
+        ])
+        .send()
+        .await
+        .expect("addevent")
+        .text()
+        .await
+        .expect("xml");
+    assert!(event.contains("<result>ok</result>"), "{event}");
+    for typecont in ["lead", "Лид", ""] {
+        let (status, card) = page(
+            &client,
+            &app.url(&format!("card?id={id}&typecont={typecont}")),
+        )
+        .await;
+        assert_eq!(status, 200, "{typecont}");
+        for shown in [
+            "Входящий Звонок",
+            "Длительность 3:54",
+            "(shop)",
+            "href=\"telf:+79012222222\"",
+            "href=\"telf:0123456789\"",
+        ] {
+            assert!(card.contains(shown), "{typecont}: the card shows {shown:?}");
+        }
+    }
+    for other in ["contact", "company", "partner"] {
+        let (status, card) =
+            page(&client, &app.url(&format!("card?id={id}&typecont={other}"))).await;
+        assert_eq!(status, 404, "{other}");
+        assert!(!card.contains("Входящий Звонок"));
+    }
+}

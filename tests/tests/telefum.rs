@@ -360,3 +360,151 @@ async fn hostile_names_are_escaped_and_windows_1251_input_is_read() {
     .await;
     assert_eq!(texts(&found, "name"), ["Иван Петров"]);
 }
+
+fn found_ids(xml: &str) -> Vec<u64> {
+    texts(xml, "id")
+        .iter()
+        .map(|id| id.parse().expect("numeric id"))
+        .collect()
+}
+
+async fn addcont(app: &TestApp, account: &TestAccount, phone: &str, name: &str) -> u64 {
+    let xml = get(
+        app,
+        &format!(
+            "typereq=addcont&typecont=contact&phone={phone}&name={name}&{}",
+            credentials(account)
+        ),
+    )
+    .await;
+    assert_eq!(texts(&xml, "result"), ["ok"], "{phone}: {xml}");
+    texts(&xml, "id")[0].parse().expect("id")
+}
+
+#[tokio::test]
+async fn any_dialable_number_is_kept_as_typed_and_found_again() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    // A national number with a trunk 0 (no E.164 form in Poland) and an internal extension.
+    let national = addcont(&app, &shop, "0123456789", "Pierwszy").await;
+    let extension = addcont(&app, &shop, "101", "Recepcja").await;
+    for typed in ["0123456789", "012-345-67-89", "(012)%203456789"] {
+        let xml = get(
+            &app,
+            &format!("typereq=find&phone={typed}&{}", credentials(&shop)),
+        )
+        .await;
+        assert_eq!(found_ids(&xml), [national], "{typed}");
+    }
+    // The same nine last digits, as today.
+    let xml = get(
+        &app,
+        &format!("typereq=find&phone=%2B7123456789&{}", credentials(&shop)),
+    )
+    .await;
+    assert_eq!(found_ids(&xml), [national]);
+    let xml = get(
+        &app,
+        &format!("typereq=find&phone=101&{}", credentials(&shop)),
+    )
+    .await;
+    assert_eq!(found_ids(&xml), [extension]);
+    // Shown as typed in every API.
+    let view = app
+        .call(&shop.token, "contacts/view.json", json!({"id": national}))
+        .await;
+    assert_eq!(view["phone"], json!("0123456789"));
+    let stored = domain::view_contact(&app.store, shop.id(), ContactId(extension)).expect("stored");
+    assert_eq!((stored.phone.as_str(), stored.phone.e164()), ("101", None));
+    // Garbage and too short or too long are still refused.
+    for refused in ["12", "abc", "1234567890123456789012", "5%2B5"] {
+        let xml = get(
+            &app,
+            &format!("typereq=find&phone={refused}&{}", credentials(&shop)),
+        )
+        .await;
+        assert_eq!(xml, error("Неправильный номер телефона"), "{refused}");
+    }
+}
+
+#[tokio::test]
+async fn a_number_with_an_e164_form_is_shown_and_found_in_e164() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let id = addcont(&app, &shop, "500%20600%20700", "Jan").await;
+    let view = app
+        .call(&shop.token, "contacts/view.json", json!({"id": id}))
+        .await;
+    assert_eq!(view["phone"], json!("+48500600700"));
+    for typed in ["%2B48500600700", "48500600700", "500600700"] {
+        let xml = get(
+            &app,
+            &format!("typereq=find&phone={typed}&{}", credentials(&shop)),
+        )
+        .await;
+        assert_eq!(found_ids(&xml), [id], "{typed}");
+    }
+}
+
+#[tokio::test]
+async fn serwersms_still_refuses_what_telefum_accepts() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    addcont(&app, &shop, "0123456789", "Pierwszy").await;
+    for phone in ["0123456789", "101"] {
+        let answer = app
+            .call(&shop.token, "contacts/add.json", json!({"phone": phone}))
+            .await;
+        assert_eq!(ssrm_tests::error_code(&answer), Some(2001), "{phone}");
+        let check = app
+            .call(&shop.token, "groups/check.json", json!({"phone": phone}))
+            .await;
+        assert_eq!(ssrm_tests::error_code(&check), Some(2001), "{phone}");
+    }
+}
+
+#[tokio::test]
+async fn addevent_with_a_contradicting_typecont_is_refused_and_logs_nothing() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let lead = get(
+        &app,
+        &format!(
+            "typereq=addcont&typecont=lead&phone=500600700&name=Jan&{}",
+            credentials(&shop)
+        ),
+    )
+    .await;
+    let id: u64 = texts(&lead, "id")[0].parse().expect("id");
+    for typecont in ["contact", "company", "Компания"] {
+        assert_eq!(
+            post(
+                &app,
+                &format!(
+                    "typereq=addevent&id={id}&typecont={typecont}&subj=x&{}",
+                    credentials(&shop)
+                )
+            )
+            .await,
+            error("Тип контакта (typecont) не совпадает с типом контакта с этим id"),
+            "{typecont}"
+        );
+    }
+    assert!(
+        domain::contact_activities(&app.store, shop.id(), ContactId(id))
+            .expect("activities")
+            .is_empty()
+    );
+    let ok = post(
+        &app,
+        &format!(
+            "typereq=addevent&id={id}&typecont=%D0%9B%D0%B8%D0%B4&subj=x&x_pstn=+48%20221%20234%20567&{}",
+            credentials(&shop)
+        ),
+    )
+    .await;
+    assert_eq!(texts(&ok, "result"), ["ok"], "{ok}");
+    let activities =
+        domain::contact_activities(&app.store, shop.id(), ContactId(id)).expect("activities");
+    assert_eq!(activities[0].line.as_deref(), Some("+48221234567"));
+}
