@@ -78,13 +78,13 @@ fn serwersms_examples() -> Vec<(String, Value)> {
         .map(|pair| {
             let call = pair[0]
                 .lines()
-                .filter(|line| {
+                .rev()
+                .find(|line| {
                     let mut parts = line.split('/');
                     matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(b), None)
                         if !a.is_empty() && !b.is_empty()
                             && line.chars().all(|c| c.is_ascii_lowercase() || c == '/'))
                 })
-                .last()
                 .expect("each section names its call")
                 .to_owned();
             (call, json_after(pair[1], "{"))
