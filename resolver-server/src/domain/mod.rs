@@ -49,7 +49,7 @@ pub use phone::{Country, Phone, TAIL_DIGITS};
 pub use sessions::{
     close_session, constant_time_eq, find_session, open_session, random_token, Session,
 };
-pub use text::{xml_safe, MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
+pub use text::{link_target, xml_safe, MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
 pub use tracking::{
     contact_history, contact_timeline, identity_hash, record_event, record_page_view,
     refuse_identity, resolve_identity, site_for_origin, visitor_page_views, HistoryEntry,

@@ -48,6 +48,15 @@ pub fn xml_safe(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// The one decision whether a stored URL (a page view's, typed by nobody we trust) may become a
+/// link: only an absolute `http:` or `https:` URL, returned as the `url` crate serialises it
+/// (so it holds no raw control or space characters). `javascript:`, `data:`, relative and
+/// unparsable URLs get no link; show them as text.
+pub fn link_target(stored: &str) -> Option<String> {
+    let parsed = url::Url::parse(stored.trim()).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then(|| parsed.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +80,27 @@ mod tests {
         assert!(check_text("description", "nul\u{0}", 255).is_err());
         assert!(check_text("description", "non-character\u{FFFE}", 255).is_err());
         assert!(check_text("description", "non-character\u{FFFF}", 255).is_err());
+    }
+
+    #[test]
+    fn only_http_and_https_urls_become_links() {
+        assert_eq!(
+            link_target("https://shop.example/koszyk?x=1").as_deref(),
+            Some("https://shop.example/koszyk?x=1")
+        );
+        assert!(link_target("HTTP://shop.example/").is_some());
+        for refused in [
+            "javascript:alert(1)",
+            " JavaScript:alert(1)",
+            "java\tscript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:x",
+            "//evil.example/",
+            "/relative",
+            "",
+        ] {
+            assert_eq!(link_target(refused), None, "{refused:?}");
+        }
     }
 
     #[test]

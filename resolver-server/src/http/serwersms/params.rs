@@ -178,6 +178,18 @@ fn scalar_text(value: &Value) -> Option<String> {
 /// Decodes `application/x-www-form-urlencoded` with PHP's bracket syntax (brackets may be
 /// percent-encoded, as PHP's `http_build_query` sends them).
 fn parse_form(body: &str) -> Result<Map<String, Value>, SmsError> {
+    // serde_qs decodes bytes that are not UTF-8 into U+FFFD; refuse them instead of storing
+    // replacement characters.
+    if body.split('&').any(|pair| {
+        percent_encoding::percent_decode_str(pair)
+            .decode_utf8()
+            .is_err()
+    }) {
+        return Err(SmsError::with(
+            SmsError::INVALID_DATA,
+            "form value is not UTF-8",
+        ));
+    }
     let config = serde_qs::Config::new(6, false);
     config
         .deserialize_str::<Map<String, Value>>(body)
@@ -283,6 +295,26 @@ mod tests {
             assert_eq!(error.code, SmsError::INVALID_DATA);
         }
         assert!(Params::parse(None, b"\xff\xfe", "").is_err());
+        for (body, query) in [
+            ("first_name=%ff%fe", ""),
+            ("", "first_name=%c3"),
+            ("a%ff=1", ""),
+        ] {
+            let error = Params::parse(
+                Some("application/x-www-form-urlencoded"),
+                body.as_bytes(),
+                query,
+            )
+            .expect_err("not UTF-8");
+            assert_eq!(error.code, SmsError::INVALID_DATA, "{body} {query}");
+        }
+        assert_eq!(
+            form("first_name=%C5%BCaneta")
+                .text("first_name")
+                .expect("text")
+                .as_deref(),
+            Some("żaneta")
+        );
         assert_eq!(
             Params::parse(None, br#"{"id":1}"#, "")
                 .expect("sniffed")
