@@ -324,3 +324,85 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every accessor a call uses, on every parameter name: none may panic.
+    fn read_everything(params: &Params) {
+        for name in params.0.keys() {
+            let _ = params.text(name);
+            let _ = params.int(name);
+            let _ = params.ids(name);
+            let _ = params.flag(name);
+            if let Ok(Some(items)) = params.objects(name) {
+                for item in &items {
+                    for inner in item.0.keys() {
+                        let _ = item.text(inner);
+                        let _ = item.ids(inner);
+                    }
+                }
+            }
+        }
+    }
+
+    fn form_encode(text: &str) -> String {
+        percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Any bytes, under any content type, with any query string: an answer, never a panic.
+        #[test]
+        fn any_body_parses_or_is_refused(
+            body in prop::collection::vec(any::<u8>(), 0..256),
+            content_type in prop_oneof![
+                Just(None),
+                Just(Some("application/json")),
+                Just(Some("application/x-www-form-urlencoded")),
+                Just(Some("text/plain")),
+            ],
+            query in "[a-z\\[\\]%0-9=&+]{0,40}",
+        ) {
+            if let Ok(params) = Params::parse(content_type, &body, &query) {
+                read_everything(&params);
+            }
+        }
+
+        /// PHP-style form arrays of any shape and depth.
+        #[test]
+        fn any_php_form_parses_or_is_refused(
+            pairs in prop::collection::vec(("[a-z]{1,6}(\\[[0-9a-z]{0,3}\\]){0,8}", ".{0,12}"), 0..12)
+        ) {
+            let body: Vec<String> = pairs
+                .iter()
+                .map(|(name, value)| format!("{name}={}", form_encode(value)))
+                .collect();
+            if let Ok(params) = Params::parse(Some("application/x-www-form-urlencoded"), body.join("&").as_bytes(), "") {
+                read_everything(&params);
+            }
+        }
+
+        /// Any JSON object is read without panicking; any JSON at all is parsed or refused.
+        #[test]
+        fn any_json_parses_or_is_refused(value in crate::any_json()) {
+            let body = value.to_string();
+            if let Ok(params) = Params::parse(Some("application/json"), body.as_bytes(), "") {
+                read_everything(&params);
+            }
+        }
+
+        /// A UTF-8 value sent as a form field comes back as sent (blank reads as absent).
+        #[test]
+        fn form_text_round_trips(value in any::<String>()) {
+            let body = format!("first_name={}", form_encode(&value));
+            let params = Params::parse(Some("application/x-www-form-urlencoded"), body.as_bytes(), "")
+                .expect("UTF-8 form");
+            let expected = (!value.trim().is_empty()).then_some(value);
+            prop_assert_eq!(params.text("first_name").expect("text"), expected);
+        }
+    }
+}

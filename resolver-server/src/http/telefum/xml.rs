@@ -54,3 +54,25 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Whatever a stored contact holds, the `find` document parses.
+        #[test]
+        fn any_values_make_a_parsable_document(values in prop::collection::vec(any::<String>(), 0..8)) {
+            let mut response = Response::new();
+            for value in &values {
+                response = response.item(&[("id", "1"), ("name", value), ("description", value)]);
+            }
+            let xml = response.field("total", &values.len().to_string()).finish().expect("written");
+            let parsed = roxmltree::Document::parse(&xml);
+            prop_assert!(parsed.is_ok(), "{}", xml);
+        }
+    }
+}
