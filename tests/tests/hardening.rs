@@ -7,7 +7,7 @@ use reqwest::redirect::Policy;
 use resolver_server::domain::{IngestLimits, Suid};
 use resolver_server::http::ClientAddress;
 use serde_json::{json, Value};
-use ssrm_tests::{error_code, spawn_app, spawn_app_with, TestAccount, TestApp};
+use ssrm_tests::{admin_login, error_code, spawn_app, spawn_app_with, TestAccount, TestApp};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -31,51 +31,6 @@ fn browser_from(address: u8) -> reqwest::Client {
         .redirect(Policy::none())
         .build()
         .expect("client")
-}
-
-/// The value of the first hidden input named `name`.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    html[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .replace("&amp;", "&")
-}
-
-/// Opens `/login?{query}` and submits its form with `next` as given (`None`: the form's own).
-async fn admin_login(
-    app: &TestApp,
-    client: &reqwest::Client,
-    query: &str,
-    credentials: (&str, &str),
-    next: Option<&str>,
-) -> reqwest::Response {
-    let form = client
-        .get(app.url(&format!("login?{query}")))
-        .send()
-        .await
-        .expect("login page")
-        .text()
-        .await
-        .expect("html");
-    let csrf = hidden(&form, "csrf");
-    let next = next.map_or_else(|| hidden(&form, "next"), str::to_owned);
-    client
-        .post(app.url("login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", credentials.0),
-            ("password", credentials.1),
-            ("next", next.as_str()),
-        ])
-        .send()
-        .await
-        .expect("login")
 }
 
 fn location(response: &reqwest::Response) -> String {
@@ -312,6 +267,27 @@ fn site_key(app: &TestApp, account: &TestAccount) -> String {
         .site_key
 }
 
+/// Sends a report and asserts it was taken (204).
+async fn accepted(app: &TestApp, endpoint: &str, body: &Value) {
+    assert_eq!(
+        report(app, endpoint, body, "192.0.2.1").await.status(),
+        204,
+        "{body}"
+    );
+}
+
+/// Adds a contact with visitor `suid` through the SerwerSMS API; returns its id.
+async fn contact_with_visitor(app: &TestApp, account: &TestAccount, suid: Suid) -> u64 {
+    let added = app
+        .call(
+            &account.token,
+            "contacts/add.json",
+            json!({"phone": "500600700", "first_name": "Ewa", "suid": suid.to_string()}),
+        )
+        .await;
+    added["id"].as_u64().expect("contact id")
+}
+
 async fn report(app: &TestApp, endpoint: &str, body: &Value, from: &str) -> reqwest::Response {
     app.client
         .post(app.url(endpoint))
@@ -337,21 +313,9 @@ async fn only_http_and_https_page_views_become_links_on_the_card() {
     ] {
         let view =
             json!({"site": key, "suid": suid.to_string(), "url": url, "title": "", "referrer": ""});
-        assert_eq!(
-            report(&app, "t/pageview", &view, "192.0.2.1")
-                .await
-                .status(),
-            204
-        );
+        accepted(&app, "t/pageview", &view).await;
     }
-    let added = app
-        .call(
-            &shop.token,
-            "contacts/add.json",
-            json!({"phone": "500600700", "suid": suid.to_string()}),
-        )
-        .await;
-    let id = added["id"].as_u64().expect("id");
+    let id = contact_with_visitor(&app, &shop, suid).await;
     let client = browser_like();
     let login = admin_login(&app, &client, "", ("shop", &shop.password), None).await;
     assert_eq!(login.status(), 303);
@@ -398,25 +362,10 @@ async fn text_xml_cannot_hold_is_refused_at_the_edge_and_never_breaks_an_xml_ans
     let suid = Suid::random();
     let event = json!({"site": key, "suid": suid.to_string(), "name": "x\u{FFFE}y",
         "props": {"nul": "a\u{0}b", "nonchar": "\u{FFFF}", "k\u{0}": 1}, "url": "https://shop.example.com/\u{FFFF}"});
-    assert_eq!(
-        report(&app, "t/event", &event, "192.0.2.1").await.status(),
-        204
-    );
+    accepted(&app, "t/event", &event).await;
     let view = json!({"site": key, "suid": suid.to_string(), "url": "https://shop.example.com/", "title": "t\u{0}\u{FFFE}", "referrer": ""});
-    assert_eq!(
-        report(&app, "t/pageview", &view, "192.0.2.1")
-            .await
-            .status(),
-        204
-    );
-    let added = app
-        .call(
-            &shop.token,
-            "contacts/add.json",
-            json!({"phone": "500600700", "first_name": "Ewa", "suid": suid.to_string()}),
-        )
-        .await;
-    let id = added["id"].as_u64().expect("id");
+    accepted(&app, "t/pageview", &view).await;
+    let id = contact_with_visitor(&app, &shop, suid).await;
     for (path, body) in [
         ("contacts/history.xml", format!("{{\"id\":{id}}}")),
         ("contacts/index.xml", "{}".to_owned()),
