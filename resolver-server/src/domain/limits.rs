@@ -127,7 +127,7 @@ impl IngestQuota {
         }
     }
 
-    /// Counts one report from `client` for the site named `site` (its domain); refused when
+    /// Counts one report from `client` for the site `site` (its site key); refused when
     /// the address or the site is over its quota. Call it only for a recognised site, so keys
     /// are real sites, and before storing anything.
     pub fn admit(&self, client: IpAddr, site: &str) -> Result<(), OverQuota> {

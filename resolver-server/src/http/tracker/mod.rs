@@ -180,7 +180,8 @@ fn within_quota(
         .ingest_quota
         .admit(
             client_address(request, state.client_address),
-            &site.domain.name,
+            // The site key: unique across accounts, unlike a domain name.
+            &site.domain.site_key,
         )
         .map_err(|over| TrackerError::OverQuota {
             retry_after_seconds: retry_after_seconds(over.retry_after),
