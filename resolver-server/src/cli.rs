@@ -50,6 +50,8 @@ pub enum Command {
         /// and `127.0.0.1`, and print their credentials.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        limits: ServeLimits,
     },
     /// Manage accounts.
     #[command(subcommand)]
@@ -69,6 +71,35 @@ pub enum Command {
     /// Manage outbound call campaigns (Thulium API).
     #[command(subcommand)]
     Campaign(CampaignCommand),
+}
+
+/// Limits of `serve` against abusive clients (README, section Security).
+#[derive(Debug, clap::Args)]
+pub struct ServeLimits {
+    /// Seconds a request body may take to arrive once its headers have; slower is answered 408.
+    #[arg(long, env = "SSRM_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+    /// Page views and events accepted per minute from one client address for one site; over it
+    /// `/t/pageview` and `/t/event` answer 429 and store nothing.
+    #[arg(long, env = "SSRM_INGEST_PER_MINUTE", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ingest_per_minute: u32,
+    /// Page views and events accepted per minute for one site from all addresses together
+    /// (no cap unless set).
+    #[arg(long, env = "SSRM_INGEST_SITE_PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub ingest_site_per_minute: Option<u32>,
+}
+
+impl ServeLimits {
+    fn apply(&self, state: AppState) -> AppState {
+        AppState {
+            body_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
+            ..state
+        }
+        .with_ingest_limits(domain::IngestLimits {
+            per_client: self.ingest_per_minute,
+            per_site: self.ingest_site_per_minute,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +232,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             tracker_dir,
             behind_proxy,
             demo,
+            limits,
         } => {
             if demo {
                 print_demo(&ensure_demo(&store, &cli.data_dir)?, &listen);
@@ -210,7 +242,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 ClientAddress::Peer
             };
-            serve(store, &listen, tracker_dir, client_address)
+            serve(store, &listen, tracker_dir, client_address, &limits)
         }
         Command::Contact(ContactCommand::History {
             account: name,
@@ -436,6 +468,7 @@ fn serve(
     listen: &str,
     tracker_dir: PathBuf,
     client_address: ClientAddress,
+    limits: &ServeLimits,
 ) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
@@ -443,11 +476,11 @@ fn serve(
     actix_web::rt::System::new().block_on(async move {
         http::run(
             listener,
-            AppState {
+            limits.apply(AppState {
                 tracker_dir,
                 client_address,
                 ..AppState::new(store)
-            },
+            }),
         )?
         .await
     })?;

@@ -115,6 +115,52 @@ impl TestApp {
     }
 }
 
+/// The value of the first hidden input named `name` in an admin page (`&amp;` decoded).
+pub fn hidden_input(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .replace("&amp;", "&")
+}
+
+/// Opens `/login?{query}` and submits its form with `credentials` and `next` (`None`: the
+/// value the login page put in its own hidden field).
+pub async fn admin_login(
+    app: &TestApp,
+    client: &reqwest::Client,
+    query: &str,
+    credentials: (&str, &str),
+    next: Option<&str>,
+) -> reqwest::Response {
+    let form = client
+        .get(app.url(&format!("login?{query}")))
+        .send()
+        .await
+        .expect("login page")
+        .text()
+        .await
+        .expect("html");
+    let csrf = hidden_input(&form, "csrf");
+    let next = next.map_or_else(|| hidden_input(&form, "next"), str::to_owned);
+    client
+        .post(app.url("login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", credentials.0),
+            ("password", credentials.1),
+            ("next", next.as_str()),
+        ])
+        .send()
+        .await
+        .expect("login")
+}
+
 /// The error code of a SerwerSMS error answer, if it is one.
 pub fn error_code(answer: &Value) -> Option<i64> {
     answer.get("error")?.get("code")?.as_i64()

@@ -3,7 +3,7 @@
 
 use reqwest::redirect::Policy;
 use serde_json::json;
-use ssrm_tests::{spawn_app, TestAccount, TestApp};
+use ssrm_tests::{admin_login, hidden_input as hidden, spawn_app, TestAccount, TestApp};
 
 /// A browser-like client (cookies kept, redirects not followed) signed in as `account`.
 async fn signed_in(app: &TestApp, account: &TestAccount) -> reqwest::Client {
@@ -31,40 +31,7 @@ async fn login(
     password: &str,
     next: &str,
 ) -> reqwest::Response {
-    let form = client
-        .get(app.url("login"))
-        .send()
-        .await
-        .expect("login page")
-        .text()
-        .await
-        .expect("html");
-    let csrf = hidden(&form, "csrf");
-    client
-        .post(app.url("login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", username),
-            ("password", password),
-            ("next", next),
-        ])
-        .send()
-        .await
-        .expect("login")
-}
-
-/// The value of the first hidden input named `name`.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    html[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
+    admin_login(app, client, "", (username, password), Some(next)).await
 }
 
 async fn page(client: &reqwest::Client, url: &str) -> (u16, String) {

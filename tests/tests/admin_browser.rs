@@ -213,3 +213,31 @@ async fn a_form_posted_without_its_csrf_token_is_refused() {
     assert!(groups.is_empty(), "nothing created");
     browser.close().await;
 }
+
+/// The probe's open redirect, in the browser that would follow it: `next=/%09/evil.example`
+/// once came back as `Location: /<TAB>/evil.example`, which Chromium reads as
+/// `//evil.example`. After logging in the operator must still be on the resolver.
+#[tokio::test]
+async fn a_login_link_with_a_tab_in_next_keeps_the_operator_on_the_resolver() {
+    let site = Site::start().await;
+    let host = site.app.base.trim_start_matches("http://").to_owned();
+    for next in [
+        "/%09/evil.example",
+        "/%0a/evil.example",
+        "/%5C%5Cevil.example",
+    ] {
+        let operator = Browser::start().await;
+        operator
+            .goto(&site.app.url(&format!("login?next={next}")))
+            .await;
+        log_in(&operator, "shop", &site.owner.password).await;
+        operator
+            .wait_until(&format!(
+                "return location.host === '{host}' && location.pathname === '/contacts';"
+            ))
+            .await;
+        let url = operator.client.current_url().await.expect("url");
+        assert_eq!(url.host_str(), Some("127.0.0.1"), "{next}: {url}");
+        operator.close().await;
+    }
+}

@@ -3,6 +3,7 @@
 
 use super::error::{DomainError, DomainResult, Entity};
 use super::ids::AccountId;
+use super::limits::{WindowCounter, DEFAULT_CAPACITY};
 use super::model::{now_millis, Account, ApiToken, ApiUser, Language, Principal, SiteDomain};
 use super::phone::Country;
 use super::text::check_text;
@@ -13,7 +14,9 @@ use argon2::password_hash::{
 use argon2::Argon2;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use std::sync::LazyLock;
+use std::time::{Duration, Instant};
 
 /// Why a credential was refused. Callers map each to their API's error; none says whether a
 /// user name exists.
@@ -25,6 +28,45 @@ pub enum AuthFailure {
     UnknownToken,
     #[error("expired token")]
     ExpiredToken,
+    /// Too many wrong passwords for this user name from this address: refused without checking
+    /// the password until the window ends.
+    #[error("too many failed logins")]
+    Throttled { retry_after: Duration },
+}
+
+/// The brute-force limit of password logins, the same for every API: after
+/// [`LoginThrottle::LIMIT`] failed attempts for one user name from one client address within
+/// [`LoginThrottle::WINDOW`], that pair's password attempts are refused — even with the right
+/// password, and without spending argon2 time — until the window ends. Other addresses and
+/// tokens are unaffected. Memory is bounded ([`WindowCounter`]).
+#[derive(Debug)]
+pub struct LoginThrottle {
+    failures: WindowCounter<(IpAddr, String)>,
+}
+
+impl LoginThrottle {
+    pub const LIMIT: u32 = 10;
+    pub const WINDOW: Duration = Duration::from_secs(600);
+
+    /// `limit` failures per (address, user name) in `window`.
+    pub fn new(limit: u32, window: Duration) -> LoginThrottle {
+        LoginThrottle {
+            failures: WindowCounter::new(limit, window, DEFAULT_CAPACITY),
+        }
+    }
+}
+
+impl Default for LoginThrottle {
+    fn default() -> LoginThrottle {
+        LoginThrottle::new(LoginThrottle::LIMIT, LoginThrottle::WINDOW)
+    }
+}
+
+/// Who is trying a password: the throttle and the client's address (`http::client_address`).
+#[derive(Clone, Copy, Debug)]
+pub struct LoginAttempt<'a> {
+    pub throttle: &'a LoginThrottle,
+    pub client: IpAddr,
 }
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
@@ -140,8 +182,31 @@ fn password_matches(phc: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Checks a login and password. Slow on purpose (argon2); run it off the async workers.
+/// Checks a login and password, under the brute-force limit ([`LoginThrottle`]). Slow on
+/// purpose (argon2); run it off the async workers.
 pub fn authenticate_password(
+    store: &Store,
+    attempt: LoginAttempt<'_>,
+    username: &str,
+    password: &str,
+) -> DomainResult<Result<Principal, AuthFailure>> {
+    // The name as typed, cut to a bounded key (longer names never exist: see check_username).
+    let name: String = username.chars().take(128).collect();
+    let key = (attempt.client, name);
+    let attempts = &attempt.throttle.failures;
+    // Counted before the check, so parallel guesses cannot slip past the limit; a success
+    // clears the count, so what remains counted are the failures.
+    if let Err(retry_after) = attempts.count(key.clone(), Instant::now()) {
+        return Ok(Err(AuthFailure::Throttled { retry_after }));
+    }
+    let outcome = check_password(store, username, password)?;
+    if outcome.is_ok() {
+        attempts.forget(&key);
+    }
+    Ok(outcome)
+}
+
+fn check_password(
     store: &Store,
     username: &str,
     password: &str,
@@ -163,13 +228,16 @@ pub fn authenticate_password(
 
 /// Checks a login with its password or, in place of the password, an API token of the same
 /// account (TelefUM and Thulium send a login with either). The principal acts as that login.
+/// Only the password form is throttled: a token is 192 random bits, and a valid one is never
+/// refused.
 pub fn authenticate_login(
     store: &Store,
+    attempt: LoginAttempt<'_>,
     login: &str,
     secret: &str,
 ) -> DomainResult<Result<Principal, AuthFailure>> {
     if !secret.trim_start().starts_with(TOKEN_PREFIX) {
-        return authenticate_password(store, login, secret);
+        return authenticate_password(store, attempt, login, secret);
     }
     let by_token = authenticate_token(store, secret)?;
     let owner = store.user_by_name(login)?.map(|(account, _)| account);
@@ -339,23 +407,83 @@ mod tests {
         Store::open_temporary().expect("temporary store")
     }
 
+    fn attempt(throttle: &LoginThrottle, last_octet: u8) -> LoginAttempt<'_> {
+        LoginAttempt {
+            throttle,
+            client: IpAddr::from([192, 0, 2, last_octet]),
+        }
+    }
+
     #[test]
     fn password_login_finds_the_account_and_refuses_a_wrong_password() {
         let store = store();
+        let throttle = LoginThrottle::default();
+        let from = attempt(&throttle, 1);
         let account = create_account(&store, "shop", None).expect("account");
         add_user(&store, account.id, "jan", "correct horse").expect("user");
-        let principal = authenticate_password(&store, "jan", "correct horse")
+        let principal = authenticate_password(&store, from, "jan", "correct horse")
             .expect("store")
             .expect("login");
         assert_eq!(principal.account, account.id);
         assert_eq!(
-            authenticate_password(&store, "jan", "wrong").expect("store"),
+            authenticate_password(&store, from, "jan", "wrong").expect("store"),
             Err(AuthFailure::BadPassword)
         );
         assert_eq!(
-            authenticate_password(&store, "nobody", "x").expect("store"),
+            authenticate_password(&store, from, "nobody", "x").expect("store"),
             Err(AuthFailure::BadPassword)
         );
+    }
+
+    #[test]
+    fn ten_failures_refuse_the_pair_even_with_the_right_password_but_not_others() {
+        let store = store();
+        let throttle = LoginThrottle::default();
+        let account = create_account(&store, "shop", None).expect("account");
+        add_user(&store, account.id, "jan", "correct horse").expect("user");
+        let token = create_token(&store, account.id, Some("jan"), None).expect("token");
+        let from = attempt(&throttle, 1);
+        for _ in 0..LoginThrottle::LIMIT {
+            assert_eq!(
+                authenticate_password(&store, from, "jan", "wrong").expect("store"),
+                Err(AuthFailure::BadPassword)
+            );
+        }
+        let refused = authenticate_password(&store, from, "jan", "correct horse").expect("store");
+        assert!(
+            matches!(refused, Err(AuthFailure::Throttled { retry_after }) if retry_after <= LoginThrottle::WINDOW),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            authenticate_login(&store, from, "jan", "correct horse").expect("store"),
+            Err(AuthFailure::Throttled { .. })
+        ));
+        // Another address, and a token from the same address, still get in.
+        assert!(
+            authenticate_password(&store, attempt(&throttle, 2), "jan", "correct horse")
+                .expect("store")
+                .is_ok()
+        );
+        assert!(authenticate_login(&store, from, "jan", &token.secret)
+            .expect("store")
+            .is_ok());
+    }
+
+    #[test]
+    fn a_success_clears_earlier_failures() {
+        let store = store();
+        let throttle = LoginThrottle::new(2, LoginThrottle::WINDOW);
+        let account = create_account(&store, "shop", None).expect("account");
+        add_user(&store, account.id, "jan", "correct horse").expect("user");
+        let from = attempt(&throttle, 1);
+        let _ = authenticate_password(&store, from, "jan", "wrong").expect("store");
+        assert!(authenticate_password(&store, from, "jan", "correct horse")
+            .expect("store")
+            .is_ok());
+        let _ = authenticate_password(&store, from, "jan", "wrong").expect("store");
+        assert!(authenticate_password(&store, from, "jan", "correct horse")
+            .expect("store")
+            .is_ok());
     }
 
     #[test]

@@ -111,3 +111,26 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Any text: a normalised address or none, never a panic; normalising twice changes
+        /// nothing.
+        #[test]
+        fn any_text_is_an_address_or_not(
+            input in prop_oneof![any::<String>(), "[A-Za-z0-9._%+-]{1,20}@[A-Za-z0-9.-]{1,20}", " ?.{0,10}@.{0,10} ?"],
+        ) {
+            if let Some(email) = Email::parse(&input) {
+                let again = Email::parse(email.as_str());
+                prop_assert_eq!(again.as_ref().map(Email::as_str), Some(email.as_str()));
+                let _ = email.masked();
+            }
+        }
+    }
+}

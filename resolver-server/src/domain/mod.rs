@@ -11,6 +11,7 @@ mod email;
 mod error;
 mod groups;
 mod ids;
+mod limits;
 mod listing;
 mod model;
 mod phone;
@@ -21,7 +22,8 @@ mod tracking;
 pub use accounts::{
     account_named, add_domain, add_user, authenticate_login, authenticate_password,
     authenticate_token, create_account, create_account_with_language, create_token,
-    normalise_domain, require_hash, revoke_token, set_require_hash, AuthFailure, NewToken,
+    normalise_domain, require_hash, revoke_token, set_require_hash, AuthFailure, LoginAttempt,
+    LoginThrottle, NewToken,
 };
 pub use activities::{add_activity, contact_activities, log_event, Activity, EventInput};
 pub use blacklist::{
@@ -43,6 +45,7 @@ pub use email::Email;
 pub use error::{DomainError, DomainResult, Entity};
 pub use groups::{add_group, delete_groups, list_groups, rename_group, view_group, GroupQuery};
 pub use ids::{AccountId, ContactId, GroupId, Suid};
+pub use limits::{IngestLimits, IngestQuota, OverQuota};
 pub use listing::{Order, Page, Paging};
 pub use model::{
     now_millis, Account, ApiToken, ApiUser, Contact, ContactKind, Group, Language, LinkCause,
@@ -52,7 +55,7 @@ pub use phone::{Country, Phone, DIALABLE_DIGITS, TAIL_DIGITS};
 pub use sessions::{
     close_session, constant_time_eq, find_session, open_session, random_token, Session,
 };
-pub use text::{MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
+pub use text::{link_target, xml_safe, MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
 pub use tracking::{
     contact_history, contact_timeline, identity_hash, record_event, record_page_view,
     refuse_identity, resolve_identity, site_for_origin, visitor_page_views, HistoryEntry,

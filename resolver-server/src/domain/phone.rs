@@ -407,3 +407,30 @@ mod tests {
         assert_eq!(Country::parse("XX"), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Any text, in any country: a valid E.164 number or none, never a panic; a number read
+        /// once reads the same again (normalisation is idempotent).
+        #[test]
+        fn any_text_is_a_phone_or_not(
+            input in prop_oneof![any::<String>(), "[+0-9 ()./-]{0,24}", "\\+?[0-9]{5,17}"],
+            country in prop_oneof![Just("PL"), Just("RU"), Just("DE"), Just("US"), Just("GB")],
+        ) {
+            let country = Country::parse(country).expect("country");
+            if let Some(phone) = Phone::parse(&input, country) {
+                prop_assert!(phone.as_str().starts_with('+'));
+                prop_assert!(phone.as_str()[1..].bytes().all(|b| b.is_ascii_digit()));
+                let again = Phone::parse(phone.as_str(), country);
+                prop_assert_eq!(again.as_ref().map(Phone::as_str), Some(phone.as_str()));
+                let _ = (phone.tail(), phone.masked());
+            }
+        }
+    }
+}

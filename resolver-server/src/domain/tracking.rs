@@ -11,7 +11,7 @@ use super::ids::{AccountId, ContactId, Suid};
 use super::listing::{Page, Paging};
 use super::model::{now_millis, Contact, Language, LinkCause, Millis, SiteDomain};
 use super::phone::{Country, Phone};
-use super::sessions::constant_time_eq;
+use super::text::is_xml_char;
 use crate::store::Store;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -43,9 +43,12 @@ pub struct TrackedEvent {
     pub at: Millis,
 }
 
-/// Control characters never belong in a URL or a title; drop them rather than refuse a beacon.
+/// Control characters and the non-characters XML cannot hold never belong in a URL or a title;
+/// drop them rather than refuse a beacon.
 fn clean(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
+    text.chars()
+        .filter(|&c| !c.is_control() && is_xml_char(c))
+        .collect()
 }
 
 fn limited(field: &'static str, text: &str, max: usize) -> DomainResult<String> {
@@ -223,6 +226,18 @@ pub fn identity_hash(secret: &str, normalised_value: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// Whether `hash` (hex, any case) is the HMAC of `normalised_value` under `secret`: decoded,
+/// then compared by `Mac::verify_slice` in constant time.
+fn identity_hash_matches(secret: &str, normalised_value: &str, hash: &str) -> bool {
+    let Ok(given) = hex::decode(hash.trim()) else {
+        return false;
+    };
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(normalised_value.as_bytes());
+    mac.verify_slice(&given).is_ok()
+}
+
 fn messages(language: Language) -> (&'static str, &'static str) {
     match language {
         Language::Pl => ("Kontakt pobrany", "Nie znaleziono kontaktu"),
@@ -284,12 +299,8 @@ pub fn resolve_identity(
         Identity::Email(email) => store.contacts_by_email(account, email)?,
         Identity::Phone(phone) => store.contacts_by_phone(account, phone)?,
     };
-    let verified = hash.is_some_and(|hash| {
-        constant_time_eq(
-            identity_hash(&domain.secret, identity.normalised()).as_bytes(),
-            hash.trim().to_ascii_lowercase().as_bytes(),
-        )
-    });
+    let verified =
+        hash.is_some_and(|hash| identity_hash_matches(&domain.secret, identity.normalised(), hash));
     if domain.require_hash && !verified {
         return Ok(missing);
     }

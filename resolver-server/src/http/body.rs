@@ -1,9 +1,24 @@
-//! Reading request bodies with a size limit, and the caller's preferred language. Shared by the
-//! wire modules; each turns a [`BodyError`] into its own error format.
+//! Reading request bodies with a size limit and a deadline, and the caller's preferred
+//! language. Shared by the wire modules; each turns a [`BodyError`] into its own error format.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest};
-use futures_util::StreamExt;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
+use actix_web::http::{header, StatusCode};
+use actix_web::rt::time::{sleep, Sleep};
+use actix_web::{web, Error, HttpMessage, HttpRequest};
+use futures_util::{Stream, StreamExt};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// How long a request body may take to arrive by default, counted from the end of its headers.
+/// actix's `client_request_timeout` covers the headers only; without this a client that sends
+/// less than its `Content-Length` holds a connection for as long as it likes.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Largest request body any endpoint reads (a SerwerSMS import of tens of thousands of
 /// contacts fits); larger bodies are answered 413 without being read.
@@ -12,7 +27,73 @@ pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 #[derive(Debug, PartialEq, Eq)]
 pub enum BodyError {
     TooLarge,
+    /// Cut off or malformed; a body that missed its deadline too (the [`deadline`] middleware
+    /// turns that answer into 408, whatever the API wrote in it).
     Broken,
+}
+
+/// The request's body stream, ended with an error once `sleep` fires first.
+struct DeadlineBody {
+    inner: Payload,
+    sleep: Pin<Box<Sleep>>,
+    missed: Rc<Cell<bool>>,
+}
+
+impl Stream for DeadlineBody {
+    type Item = Result<web::Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.missed.get() {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(item) = Pin::new(&mut self.inner).poll_next(context) {
+            return Poll::Ready(item);
+        }
+        match self.sleep.as_mut().poll(context) {
+            Poll::Ready(()) => {
+                self.missed.set(true);
+                Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "request body timed out",
+                )))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Middleware (`App::wrap_fn`): the body must arrive within `timeout` of the request reaching
+/// the app. A handler reading it late gets a read error, answers in its API's format, and that
+/// answer goes out as `408 Request Timeout` with `Connection: close` (the rest of the body may
+/// still be on its way).
+pub fn deadline<S, B>(
+    mut request: ServiceRequest,
+    service: &S,
+    timeout: Duration,
+) -> impl Future<Output = Result<ServiceResponse<B>, Error>>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error>,
+    B: MessageBody,
+{
+    let missed = Rc::new(Cell::new(false));
+    let body = DeadlineBody {
+        inner: request.take_payload(),
+        sleep: Box::pin(sleep(timeout)),
+        missed: Rc::clone(&missed),
+    };
+    request.set_payload(Payload::Stream {
+        payload: Box::pin(body),
+    });
+    let call = service.call(request);
+    async move {
+        let mut response = call.await?;
+        if missed.get() {
+            let head = response.response_mut().head_mut();
+            head.status = StatusCode::REQUEST_TIMEOUT;
+            head.set_connection_type(actix_web::http::ConnectionType::Close);
+        }
+        Ok(response)
+    }
 }
 
 /// Reads the whole body, refusing more than `limit` bytes.

@@ -2,12 +2,15 @@
 //! into one domain call and encode its result; rules live in [`crate::domain`].
 
 mod admin;
+mod auth;
 mod body;
 mod serwersms;
 mod telefum;
 mod thulium;
 mod tracker;
+mod xml;
 
+use crate::domain::{IngestLimits, IngestQuota, LoginThrottle};
 use crate::store::Store;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpRequest, HttpServer};
@@ -18,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use body::MAX_BODY_BYTES;
+pub use body::{DEFAULT_BODY_TIMEOUT, MAX_BODY_BYTES};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -32,6 +35,12 @@ pub struct AppState {
     pub identify_limiter: Arc<DefaultKeyedRateLimiter<(IpAddr, String)>>,
     /// Which address a tracker request is counted against.
     pub client_address: ClientAddress,
+    /// Failed password logins per (client address, user name), for every API.
+    pub login_throttle: Arc<LoginThrottle>,
+    /// Page views and events per client address and site (and optionally per site).
+    pub ingest_quota: Arc<IngestQuota>,
+    /// How long a request's body may take to arrive once its headers have; slower is 408.
+    pub body_timeout: Duration,
 }
 
 /// Where the client's address comes from.
@@ -46,8 +55,10 @@ pub enum ClientAddress {
 }
 
 impl AppState {
-    /// Default limits: 10 login attempts a minute per address; trackUser a burst of 10, then one
-    /// every 6 seconds, per address and site. The tracker is served from `www/tracker`.
+    /// Default limits: 10 admin login attempts a minute per address, 10 failed password logins
+    /// per address and user name in 10 minutes (every API); trackUser a burst of 10, then one
+    /// every 6 seconds, per address and site; 120 tracker reports a minute per address and
+    /// site; 30 s for a request body. The tracker is served from `www/tracker`.
     pub fn new(store: Store) -> AppState {
         let ten = NonZeroU32::new(10).expect("10 is not zero");
         AppState {
@@ -56,7 +67,22 @@ impl AppState {
             login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten))),
             identify_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten).allow_burst(ten))),
             client_address: ClientAddress::Peer,
+            login_throttle: Arc::new(LoginThrottle::default()),
+            ingest_quota: Arc::new(IngestQuota::default()),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
+    }
+
+    /// Tracker reports allowed per minute (see [`IngestLimits`]).
+    pub fn with_ingest_limits(mut self, limits: IngestLimits) -> AppState {
+        self.ingest_quota = Arc::new(IngestQuota::new(limits));
+        self
+    }
+
+    /// `limit` failed password logins per (client address, user name) within `window`.
+    pub fn with_login_throttle(mut self, limit: u32, window: Duration) -> AppState {
+        self.login_throttle = Arc::new(LoginThrottle::new(limit, window));
+        self
     }
 
     /// trackUser allows `burst` calls per client address and site, then one every `period`
@@ -107,10 +133,14 @@ async fn flush(store: &Store) -> Result<(), ()> {
 
 /// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let body_timeout = state.body_timeout;
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            // Innermost: every handler's body (extractors and `read_limited` alike) arrives
+            // within the deadline or the request is answered 408.
+            .wrap_fn(move |request, service| body::deadline(request, service, body_timeout))
             // The path only: query strings may carry credentials (TelefUM sends passwords there).
             .wrap(middleware::Logger::new("%a %U %s %b %Dms"))
             .wrap(middleware::NormalizePath::trim())

@@ -7,10 +7,11 @@
 
 mod pages;
 
+use super::auth::{retry_after_seconds, Attempt};
 use super::AppState;
 use crate::domain::{
-    self, Blanks, Contact, ContactId, ContactInput, ContactKind, ContactQuery, GroupFilter,
-    GroupId, Paging, PhoneReading, Session,
+    self, AuthFailure, Blanks, Contact, ContactId, ContactInput, ContactKind, ContactQuery, Entity,
+    GroupFilter, GroupId, Paging, PhoneReading, Session,
 };
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
@@ -26,6 +27,8 @@ const SESSION_COOKIE: &str = "ssrm_session";
 const LOGIN_CSRF_COOKIE: &str = "ssrm_login_csrf";
 /// Timeline entries per card page.
 const TIMELINE_PAGE: u64 = 50;
+/// Longest token lifetime typed in the tokens page (a hundred years).
+const MAX_TOKEN_DAYS: u32 = 36_500;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
@@ -168,14 +171,21 @@ fn internal() -> HttpResponse {
     )
 }
 
-fn not_found(admin: &Admin) -> HttpResponse {
+/// "Not found", naming what was looked for.
+fn not_found(admin: &Admin, what: Entity) -> HttpResponse {
+    let message = match what {
+        Entity::Account => "Nie ma takiego konta.",
+        Entity::User => "Nie ma takiego użytkownika.",
+        Entity::Token => "Nie ma takiego tokenu.",
+        Entity::Domain => "Nie ma takiej domeny.",
+        Entity::Contact => "Nie ma takiego kontaktu.",
+        Entity::Group => "Nie ma takiej grupy.",
+        Entity::Campaign => "Nie ma takiej kampanii.",
+        Entity::BlacklistedPhone => "Tego numeru nie ma na czarnej liście.",
+    };
     html(
         StatusCode::NOT_FOUND,
-        pages::message(
-            Some(&admin.chrome()),
-            "Nie znaleziono",
-            "Nie ma takiego kontaktu.",
-        ),
+        pages::message(Some(&admin.chrome()), "Nie znaleziono", message),
     )
 }
 
@@ -198,12 +208,24 @@ struct NextQuery {
 }
 
 /// Only a path on this site: `/card?id=1`, never `//evil.example` or `https://…`.
+/// Read the way a browser reads a `Location` (WHATWG URL, `url` crate: tabs and line breaks
+/// dropped, `\\` as `/`) against this site; kept only if it stays on this site, and then
+/// written back percent-encoded, so it is always a valid header value. Anything else: the
+/// contact list (the login itself still succeeds).
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
-            next.to_owned()
-        }
-        _ => "/contacts".to_owned(),
+    const HOME: &str = "/contacts";
+    let Some(next) = next.filter(|next| next.starts_with('/')) else {
+        return HOME.to_owned();
+    };
+    let Ok(base) = url::Url::parse("http://admin.invalid/") else {
+        return HOME.to_owned();
+    };
+    match base.join(next) {
+        Ok(target) if target.origin() == base.origin() => match target.query() {
+            Some(query) => format!("{}?{query}", target.path()),
+            None => target.path().to_owned(),
+        },
+        _ => HOME.to_owned(),
     }
 }
 
@@ -274,15 +296,35 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
         );
     }
     let store = state.store.clone();
-    let outcome = web::block(move || -> domain::DomainResult<Option<(String, Session)>> {
-        match domain::authenticate_password(&store, &form.username, &form.password)? {
-            Ok(principal) => domain::open_session(&store, &principal).map(Some),
-            Err(_) => Ok(None),
-        }
-    })
+    let attempt = Attempt::of(&request, &state);
+    let outcome = web::block(
+        move || -> domain::DomainResult<Result<(String, Session), _>> {
+            match domain::authenticate_password(
+                &store,
+                attempt.get(),
+                &form.username,
+                &form.password,
+            )? {
+                Ok(principal) => domain::open_session(&store, &principal).map(Ok),
+                Err(failure) => Ok(Err(failure)),
+            }
+        },
+    )
     .await;
     match outcome {
-        Ok(Ok(Some((token, _)))) => {
+        Ok(Ok(Err(AuthFailure::Throttled { retry_after }))) => {
+            let mut response = login_page(
+                &request,
+                &next,
+                Some("Za dużo nieudanych prób logowania na to konto. Spróbuj później."),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+            if let Ok(value) = retry_after_seconds(retry_after).to_string().try_into() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
+        Ok(Ok(Ok((token, _)))) => {
             let cookie = Cookie::build(SESSION_COOKIE, token)
                 .path("/")
                 .http_only(true)
@@ -293,7 +335,9 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
             let _ = response.add_cookie(&cookie);
             response
         }
-        Ok(Ok(None)) => login_page(
+        Ok(Ok(Err(
+            AuthFailure::BadPassword | AuthFailure::UnknownToken | AuthFailure::ExpiredToken,
+        ))) => login_page(
             &request,
             &next,
             Some("Nieprawidłowy login lub hasło."),
@@ -414,7 +458,7 @@ async fn contacts(
     let group = match query.group {
         Some(id) => match domain::view_group(&state.store, account, GroupId(id)) {
             Ok(group) => Some(group),
-            Err(_) => return not_found(&admin),
+            Err(_) => return not_found(&admin, Entity::Group),
         },
         None => None,
     };
@@ -514,11 +558,11 @@ async fn card(
         .and_then(|id| id.trim().parse().ok())
         .map(ContactId)
     else {
-        return not_found(&admin);
+        return not_found(&admin, Entity::Contact);
     };
     let contact = match domain::view_contact(&state.store, account, id) {
         Ok(contact) => contact,
-        Err(domain::DomainError::NotFound(_)) => return not_found(&admin),
+        Err(domain::DomainError::NotFound(_)) => return not_found(&admin, Entity::Contact),
         Err(_) => return internal(),
     };
     let wanted_kind = query
@@ -527,7 +571,7 @@ async fn card(
         .filter(|kind| !kind.trim().is_empty())
         .map(ContactKind::parse);
     if wanted_kind.is_some_and(|kind| kind != Some(contact.kind)) {
-        return not_found(&admin);
+        return not_found(&admin, Entity::Contact);
     }
     let groups: Vec<_> = contact
         .groups
@@ -554,7 +598,7 @@ async fn edit_form(admin: Admin, path: web::Path<u64>, state: web::Data<AppState
         domain::view_contact(&state.store, account, ContactId(*path)),
         state.store.groups(account),
     ) else {
-        return not_found(&admin);
+        return not_found(&admin, Entity::Contact);
     };
     page(pages::edit(&admin.chrome(), &contact, &groups, None))
 }
@@ -601,14 +645,14 @@ async fn edit(
                 contact.kind.as_str()
             ))
         }
-        Ok(Err(domain::DomainError::NotFound(_))) => not_found(&admin),
+        Ok(Err(domain::DomainError::NotFound(_))) => not_found(&admin, Entity::Contact),
         Ok(Err(error)) => {
             let account = admin.0.account;
             let (Ok(contact), Ok(groups)) = (
                 domain::view_contact(&state.store, account, id),
                 state.store.groups(account),
             ) else {
-                return not_found(&admin);
+                return not_found(&admin, Entity::Contact);
             };
             html(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -698,7 +742,7 @@ async fn verification(admin: Admin, body: web::Bytes, state: web::Data<AppState>
     match domain::set_require_hash(&state.store, admin.0.account, &form.domain, required) {
         Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/domains"),
         Ok(_) => internal(),
-        Err(_) => not_found(&admin),
+        Err(_) => not_found(&admin, Entity::Domain),
     }
 }
 
@@ -713,12 +757,22 @@ async fn create_token(admin: Admin, body: web::Bytes, state: web::Data<AppState>
     let Some(form) = checked_form::<TokenForm>(&admin, &body) else {
         return forbidden(Some(&admin));
     };
-    let expires_days = form
-        .expires_days
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .and_then(|d| d.parse::<u32>().ok());
+    let expires_days = match form.expires_days.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(days) => match days.parse::<u32>() {
+            Ok(days @ 1..=MAX_TOKEN_DAYS) => Some(days),
+            _ => {
+                return html(
+                    StatusCode::BAD_REQUEST,
+                    pages::message(
+                        Some(&admin.chrome()),
+                        "Nie utworzono tokenu",
+                        "Ważność tokenu podaj jako liczbę dni od 1 do 36500 albo zostaw pole puste (token bez terminu ważności).",
+                    ),
+                );
+            }
+        },
+    };
     let account = admin.0.account;
     match domain::create_token(&state.store, account, Some(&admin.0.username), expires_days) {
         Ok(token) if super::flush(&state.store).await.is_ok() => {
@@ -736,7 +790,7 @@ async fn revoke_token(admin: Admin, body: web::Bytes, state: web::Data<AppState>
     match domain::revoke_token(&state.store, admin.0.account, &form.prefix) {
         Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/tokens"),
         Ok(_) => internal(),
-        Err(_) => not_found(&admin),
+        Err(_) => not_found(&admin, Entity::Token),
     }
 }
 
@@ -781,7 +835,7 @@ async fn campaign(
 ) -> HttpResponse {
     match campaign_of(&admin, &state, &path) {
         Some(campaign) => page(pages::campaign(&admin.chrome(), &campaign, None)),
-        None => not_found(&admin),
+        None => not_found(&admin, Entity::Campaign),
     }
 }
 
@@ -795,7 +849,7 @@ async fn add_campaign_status(
         return forbidden(Some(&admin));
     };
     let Some(campaign) = campaign_of(&admin, &state, &path) else {
-        return not_found(&admin);
+        return not_found(&admin, Entity::Campaign);
     };
     let dictionary = form
         .dictionary_status_id

@@ -2,7 +2,7 @@
 //! page works without JavaScript. Phone numbers are `telf:` links so TelefUM can dial them.
 
 use crate::domain::{
-    ApiToken, Campaign, Contact, Group, Millis, Page, SiteDomain, SystemStatus, TimelineEntry,
+    self, ApiToken, Campaign, Contact, Group, Millis, Page, SiteDomain, SystemStatus, TimelineEntry,
 };
 use maud::{html, Markup, DOCTYPE};
 
@@ -239,7 +239,12 @@ pub fn card(
                         },
                         TimelineEntry::PageView(view) => li.pageview {
                             time { (time(view.at)) }
-                            "Odsłona: " a href=(view.url) rel="noreferrer" { @if view.title.is_empty() { (view.url) } @else { (view.title) } }
+                            "Odsłona: "
+                            @let label = if view.title.is_empty() { &view.url } else { &view.title };
+                            @match domain::link_target(&view.url) {
+                                Some(target) => a href=(target) rel="noreferrer noopener" { (label) },
+                                None => span.unlinked { (label) },
+                            }
                             span.url { " " (view.url) }
                         },
                         TimelineEntry::Event(event) => li.event {

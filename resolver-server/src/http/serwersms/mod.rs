@@ -8,6 +8,7 @@ mod params;
 mod wire;
 mod xml;
 
+use super::auth::{authorization, Attempt};
 use super::body::{prefers_english, read_limited, BodyError, MAX_BODY_BYTES};
 use super::AppState;
 use crate::domain::{
@@ -61,9 +62,17 @@ impl Reply {
             Format::Json => response
                 .content_type(ContentType::json())
                 .body(answer.to_string()),
-            Format::Xml => response
-                .content_type("application/xml; charset=utf-8")
-                .body(xml::to_xml(answer)),
+            Format::Xml => match xml::to_xml(answer) {
+                Ok(document) => response
+                    .content_type("application/xml; charset=utf-8")
+                    .body(document),
+                Err(failure) => {
+                    tracing::error!(%failure, "SerwerSMS XML answer");
+                    HttpResponse::InternalServerError()
+                        .content_type("application/xml; charset=utf-8")
+                        .body(INTERNAL_XML)
+                }
+            },
         }
     }
 
@@ -79,6 +88,9 @@ impl Reply {
         )
     }
 }
+
+/// The answer when an XML answer cannot be written: fixed and valid (never an empty 200).
+const INTERNAL_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><error><code>5000</code><type>InternalError</type><message>Server error</message></error>";
 
 /// `POST /error/{code}`: the error object for a code, so clients can show its message.
 async fn error_view(request: HttpRequest, path: web::Path<String>) -> HttpResponse {
@@ -380,19 +392,11 @@ fn contact_input(params: &Params) -> Result<ContactInput, SmsError> {
 async fn authenticate(
     request: &HttpRequest,
     params: &Params,
-    store: &Store,
+    state: &AppState,
 ) -> Result<Principal, SmsError> {
-    let bearer = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-        })
-        .map(str::to_owned);
-    let store = store.clone();
+    let bearer = authorization(request, "Bearer").map(str::to_owned);
+    let attempt = Attempt::of(request, state);
+    let store = state.store.clone();
     let outcome = match bearer {
         Some(token) => web::block(move || domain::authenticate_token(&store, &token)).await,
         None => {
@@ -402,12 +406,18 @@ async fn authenticate(
                 return Err(SmsError::new(SmsError::INVALID_USER));
             }
             // argon2 is slow by design: keep it off the async workers.
-            web::block(move || domain::authenticate_password(&store, &username, &password)).await
+            web::block(move || {
+                domain::authenticate_password(&store, attempt.get(), &username, &password)
+            })
+            .await
         }
     };
     match outcome.map_err(|_| SmsError::internal())?? {
         Ok(principal) => Ok(principal),
-        Err(AuthFailure::BadPassword) => Err(SmsError::new(SmsError::INVALID_USER)),
+        // SerwerSMS answers every error 200 with its object: a throttled login is a bad one.
+        Err(AuthFailure::BadPassword | AuthFailure::Throttled { .. }) => {
+            Err(SmsError::new(SmsError::INVALID_USER))
+        }
         Err(AuthFailure::UnknownToken) => Err(SmsError::new(SmsError::INVALID_TOKEN)),
         Err(AuthFailure::ExpiredToken) => Err(SmsError::new(SmsError::EXPIRED_TOKEN)),
     }
@@ -448,7 +458,7 @@ async fn answer(
         .and_then(|v| v.to_str().ok());
     let params = Params::parse(content_type, &body, request.query_string())?;
     let action = Action::parse(resource, action).ok_or(SmsError::new(SmsError::INVALID_ACTION))?;
-    let principal = authenticate(request, &params, &state.store).await?;
+    let principal = authenticate(request, &params, state).await?;
     let store = state.store.clone();
     let answer = web::block(move || action.run(&store, &principal, &params))
         .await

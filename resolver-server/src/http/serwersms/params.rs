@@ -178,6 +178,18 @@ fn scalar_text(value: &Value) -> Option<String> {
 /// Decodes `application/x-www-form-urlencoded` with PHP's bracket syntax (brackets may be
 /// percent-encoded, as PHP's `http_build_query` sends them).
 fn parse_form(body: &str) -> Result<Map<String, Value>, SmsError> {
+    // serde_qs decodes bytes that are not UTF-8 into U+FFFD; refuse them instead of storing
+    // replacement characters.
+    if body.split('&').any(|pair| {
+        percent_encoding::percent_decode_str(pair)
+            .decode_utf8()
+            .is_err()
+    }) {
+        return Err(SmsError::with(
+            SmsError::INVALID_DATA,
+            "form value is not UTF-8",
+        ));
+    }
     let config = serde_qs::Config::new(6, false);
     config
         .deserialize_str::<Map<String, Value>>(body)
@@ -283,6 +295,26 @@ mod tests {
             assert_eq!(error.code, SmsError::INVALID_DATA);
         }
         assert!(Params::parse(None, b"\xff\xfe", "").is_err());
+        for (body, query) in [
+            ("first_name=%ff%fe", ""),
+            ("", "first_name=%c3"),
+            ("a%ff=1", ""),
+        ] {
+            let error = Params::parse(
+                Some("application/x-www-form-urlencoded"),
+                body.as_bytes(),
+                query,
+            )
+            .expect_err("not UTF-8");
+            assert_eq!(error.code, SmsError::INVALID_DATA, "{body} {query}");
+        }
+        assert_eq!(
+            form("first_name=%C5%BCaneta")
+                .text("first_name")
+                .expect("text")
+                .as_deref(),
+            Some("żaneta")
+        );
         assert_eq!(
             Params::parse(None, br#"{"id":1}"#, "")
                 .expect("sniffed")
@@ -290,5 +322,87 @@ mod tests {
                 .expect("int"),
             Some(1)
         );
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every accessor a call uses, on every parameter name: none may panic.
+    fn read_everything(params: &Params) {
+        for name in params.0.keys() {
+            let _ = params.text(name);
+            let _ = params.int(name);
+            let _ = params.ids(name);
+            let _ = params.flag(name);
+            if let Ok(Some(items)) = params.objects(name) {
+                for item in &items {
+                    for inner in item.0.keys() {
+                        let _ = item.text(inner);
+                        let _ = item.ids(inner);
+                    }
+                }
+            }
+        }
+    }
+
+    fn form_encode(text: &str) -> String {
+        percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Any bytes, under any content type, with any query string: an answer, never a panic.
+        #[test]
+        fn any_body_parses_or_is_refused(
+            body in prop::collection::vec(any::<u8>(), 0..256),
+            content_type in prop_oneof![
+                Just(None),
+                Just(Some("application/json")),
+                Just(Some("application/x-www-form-urlencoded")),
+                Just(Some("text/plain")),
+            ],
+            query in "[a-z\\[\\]%0-9=&+]{0,40}",
+        ) {
+            if let Ok(params) = Params::parse(content_type, &body, &query) {
+                read_everything(&params);
+            }
+        }
+
+        /// PHP-style form arrays of any shape and depth.
+        #[test]
+        fn any_php_form_parses_or_is_refused(
+            pairs in prop::collection::vec(("[a-z]{1,6}(\\[[0-9a-z]{0,3}\\]){0,8}", ".{0,12}"), 0..12)
+        ) {
+            let body: Vec<String> = pairs
+                .iter()
+                .map(|(name, value)| format!("{name}={}", form_encode(value)))
+                .collect();
+            if let Ok(params) = Params::parse(Some("application/x-www-form-urlencoded"), body.join("&").as_bytes(), "") {
+                read_everything(&params);
+            }
+        }
+
+        /// Any JSON object is read without panicking; any JSON at all is parsed or refused.
+        #[test]
+        fn any_json_parses_or_is_refused(value in crate::any_json()) {
+            let body = value.to_string();
+            if let Ok(params) = Params::parse(Some("application/json"), body.as_bytes(), "") {
+                read_everything(&params);
+            }
+        }
+
+        /// A UTF-8 value sent as a form field comes back as sent (blank reads as absent).
+        #[test]
+        fn form_text_round_trips(value in any::<String>()) {
+            let body = format!("first_name={}", form_encode(&value));
+            let params = Params::parse(Some("application/x-www-form-urlencoded"), body.as_bytes(), "")
+                .expect("UTF-8 form");
+            let expected = (!value.trim().is_empty()).then_some(value);
+            prop_assert_eq!(params.text("first_name").expect("text"), expected);
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! Spec: `shared/spec/telefum-crm-api.md`.
 
 use crate::domain::{DomainError, Entity};
+use crate::http::xml::XmlError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TelefumError {
@@ -40,6 +41,13 @@ impl TelefumError {
     }
 }
 
+impl From<XmlError> for TelefumError {
+    fn from(failure: XmlError) -> TelefumError {
+        tracing::error!(%failure, "TelefUM answer");
+        TelefumError::Internal
+    }
+}
+
 impl From<DomainError> for TelefumError {
     fn from(error: DomainError) -> TelefumError {
         match error {
@@ -49,11 +57,16 @@ impl From<DomainError> for TelefumError {
             DomainError::InvalidField {
                 field: "typecont", ..
             } => TelefumError::ContactTypeMismatch,
+            DomainError::NotFound(_)
+            | DomainError::AlreadyExists(_)
+            | DomainError::MissingField { .. }
+            | DomainError::InvalidEmail { .. }
+            | DomainError::TooLong { .. }
+            | DomainError::InvalidField { .. } => TelefumError::InvalidData,
             DomainError::Store(error) => {
                 tracing::error!(%error, "storage failure");
                 TelefumError::Internal
             }
-            _ => TelefumError::InvalidData,
         }
     }
 }

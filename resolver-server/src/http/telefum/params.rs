@@ -83,3 +83,36 @@ mod tests {
         assert_eq!(params.get("x_pstn"), Some("+79012222222"));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Any bytes in the query and the body (UTF-8 or not, broken escapes): parameters,
+        /// never a panic.
+        #[test]
+        fn any_bytes_give_parameters(
+            query in prop::collection::vec(any::<u8>(), 0..200),
+            body in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let params = Params::parse(&[&query, &body]);
+            for name in ["typereq", "login", "password", "phone", "name"] {
+                let _ = params.get(name);
+            }
+        }
+
+        /// UTF-8 text percent-encoded reads back as sent (trimmed, blank as absent).
+        #[test]
+        fn utf8_values_round_trip(value in any::<String>()) {
+            let encoded = percent_encoding::utf8_percent_encode(&value, percent_encoding::NON_ALPHANUMERIC);
+            let query = format!("name={encoded}");
+            let params = Params::parse(&[query.as_bytes()]);
+            let expected = Some(value.trim()).filter(|v| !v.is_empty());
+            prop_assert_eq!(params.get("name"), expected);
+        }
+    }
+}

@@ -1,57 +1,39 @@
 //! TelefUM answers: `<response>` documents in the seed's shape, UTF-8 with a declaration, one
 //! element per line, every value escaped.
 
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
-use quick_xml::Writer;
+use crate::http::xml::{XmlDocument, XmlError};
 
 /// Builds one `<response>` document.
 pub struct Response {
-    writer: Writer<Vec<u8>>,
+    document: XmlDocument,
 }
 
 impl Response {
     pub fn new() -> Response {
-        let mut writer = Writer::new_with_indent(Vec::new(), b' ', 0);
-        let started = writer
-            .write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
-            .and_then(|()| writer.write_event(Event::Start(BytesStart::new("response"))));
-        debug_assert!(started.is_ok(), "writing to a Vec cannot fail");
-        Response { writer }
+        let mut document = XmlDocument::new(true);
+        document.start("response", &[]);
+        Response { document }
     }
 
     /// Adds `<name>value</name>`.
     pub fn field(mut self, name: &str, value: &str) -> Response {
-        let written = self
-            .writer
-            .create_element(name)
-            .write_text_content(BytesText::new(value));
-        debug_assert!(written.is_ok(), "writing to a Vec cannot fail");
+        self.document.element(name, value);
         self
     }
 
     /// Adds `<item>` holding `fields`.
     pub fn item(mut self, fields: &[(&str, &str)]) -> Response {
-        let written = self
-            .writer
-            .create_element("item")
-            .write_inner_content(|writer| {
-                for (name, value) in fields {
-                    writer
-                        .create_element(*name)
-                        .write_text_content(BytesText::new(value))?;
-                }
-                Ok(())
-            });
-        debug_assert!(written.is_ok(), "writing to a Vec cannot fail");
+        self.document.start("item", &[]);
+        for (name, value) in fields {
+            self.document.element(name, value);
+        }
+        self.document.end("item");
         self
     }
 
-    pub fn finish(mut self) -> String {
-        let ended = self
-            .writer
-            .write_event(Event::End(BytesEnd::new("response")));
-        debug_assert!(ended.is_ok(), "writing to a Vec cannot fail");
-        String::from_utf8(self.writer.into_inner()).unwrap_or_default()
+    pub fn finish(mut self) -> Result<String, XmlError> {
+        self.document.end("response");
+        self.document.finish()
     }
 }
 
@@ -64,10 +46,33 @@ mod tests {
         let xml = Response::new()
             .item(&[("id", "1"), ("name", "<b>&\"")])
             .field("total", "1")
-            .finish();
+            .finish()
+            .expect("written");
         assert_eq!(
             xml,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<response>\n<item>\n<id>1</id>\n<name>&lt;b&gt;&amp;&quot;</name>\n</item>\n<total>1</total>\n</response>"
         );
+    }
+}
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Whatever a stored contact holds, the `find` document parses.
+        #[test]
+        fn any_values_make_a_parsable_document(values in prop::collection::vec(any::<String>(), 0..8)) {
+            let mut response = Response::new();
+            for value in &values {
+                response = response.item(&[("id", "1"), ("name", value), ("description", value)]);
+            }
+            let xml = response.field("total", &values.len().to_string()).finish().expect("written");
+            let parsed = roxmltree::Document::parse(&xml);
+            prop_assert!(parsed.is_ok(), "{}", xml);
+        }
     }
 }

@@ -13,6 +13,11 @@ use serde_json::json;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestError {
     Unauthorized,
+    /// Too many failed logins for this login from this address: the bad-login error, with 429
+    /// and `Retry-After`.
+    TooManyAttempts {
+        retry_after_seconds: u64,
+    },
     CampaignNotFound,
     RecordNotFound,
     MalformedJson,
@@ -24,6 +29,8 @@ pub enum RequestError {
     Refused(RecordRefusal),
     AlreadyExists,
     BadRecordField(&'static str),
+    /// A value the domain refused (too long, not allowed characters, not a phone number).
+    InvalidValue(&'static str),
     BodyTooLarge,
     Internal,
 }
@@ -32,6 +39,7 @@ impl RequestError {
     fn status(self) -> StatusCode {
         match self {
             RequestError::Unauthorized => StatusCode::UNAUTHORIZED,
+            RequestError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             RequestError::CampaignNotFound | RequestError::RecordNotFound => StatusCode::NOT_FOUND,
             RequestError::WrongContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RequestError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -42,14 +50,16 @@ impl RequestError {
 
     fn code(self) -> u32 {
         match self {
-            RequestError::Unauthorized => 1001,
+            RequestError::Unauthorized | RequestError::TooManyAttempts { .. } => 1001,
             RequestError::CampaignNotFound => 1004,
             RequestError::RecordNotFound => 1005,
             RequestError::MalformedJson => 1006,
             RequestError::WrongContentType => 1007,
             RequestError::TooManyRecords => 1008,
             RequestError::MissingRecords | RequestError::MissingCustomers => 1009,
-            RequestError::Refused(_) | RequestError::BadRecordField(_) => 1010,
+            RequestError::Refused(_)
+            | RequestError::BadRecordField(_)
+            | RequestError::InvalidValue(_) => 1010,
             RequestError::AlreadyExists => 1011,
             RequestError::BodyTooLarge => 1012,
             RequestError::Internal => 1500,
@@ -59,6 +69,10 @@ impl RequestError {
     pub fn message(self, polish: bool) -> String {
         let (english, polski) = match self {
             RequestError::Unauthorized => ("Authentication failed.", "Nieudane uwierzytelnienie."),
+            RequestError::TooManyAttempts { .. } => (
+                "Authentication failed: too many failed attempts, try again later.",
+                "Nieudane uwierzytelnienie: za dużo nieudanych prób, spróbuj później.",
+            ),
             RequestError::CampaignNotFound => ("Campaign not found.", "Nie znaleziono kampanii."),
             RequestError::RecordNotFound => ("Record not found.", "Nie znaleziono rekordu."),
             RequestError::MalformedJson => (
@@ -90,6 +104,13 @@ impl RequestError {
                 "Klient jest już w kampanii.",
             ),
             RequestError::BadRecordField(field) => return field_message(field, polish),
+            RequestError::InvalidValue(field) => {
+                return if polish {
+                    format!("Nieprawidłowa wartość pola {field}.")
+                } else {
+                    format!("Invalid value of {field}.")
+                }
+            }
             RequestError::BodyTooLarge => ("Request body too large.", "Zbyt duża treść żądania."),
             RequestError::Internal => (
                 "Server error, try again.",
@@ -101,8 +122,16 @@ impl RequestError {
 
     pub fn respond(self, request_id: &str, polish: bool) -> HttpResponse {
         let mut response = HttpResponse::build(self.status());
-        if self == RequestError::Unauthorized {
-            response.insert_header(("WWW-Authenticate", "Basic realm=\"ssrm\""));
+        match self {
+            RequestError::Unauthorized => {
+                response.insert_header(("WWW-Authenticate", "Basic realm=\"ssrm\""));
+            }
+            RequestError::TooManyAttempts {
+                retry_after_seconds,
+            } => {
+                response.insert_header(("Retry-After", retry_after_seconds.to_string()));
+            }
+            _ => {}
         }
         response.json(json!({
             "request_id": request_id,
@@ -153,12 +182,14 @@ impl From<DomainError> for RequestError {
             DomainError::InvalidField {
                 field: "records", ..
             } => RequestError::TooManyRecords,
+            DomainError::AlreadyExists(_) => RequestError::AlreadyExists,
+            DomainError::MissingField { field }
+            | DomainError::InvalidPhone { field }
+            | DomainError::InvalidEmail { field }
+            | DomainError::TooLong { field, .. }
+            | DomainError::InvalidField { field, .. } => RequestError::InvalidValue(field),
             DomainError::Store(error) => {
                 tracing::error!(%error, "storage failure");
-                RequestError::Internal
-            }
-            other => {
-                tracing::warn!(error = %other, "unexpected domain error in a Thulium call");
                 RequestError::Internal
             }
         }

@@ -7,9 +7,12 @@
 mod error;
 mod wire;
 
+use super::auth::{authorization, retry_after_seconds, Attempt};
 use super::body::{prefers_polish, read_limited, BodyError, MAX_BODY_BYTES};
 use super::{flush, AppState};
-use crate::domain::{self, CampaignId, ContactId, Principal, RecordOutcome, MAX_BATCH_RECORDS};
+use crate::domain::{
+    self, AuthFailure, CampaignId, ContactId, Principal, RecordOutcome, MAX_BATCH_RECORDS,
+};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
@@ -60,16 +63,7 @@ impl Call {
 /// `Authorization: Basic` with a login and its password (argon2, checked off the async
 /// workers) or an API token of the same account in place of the password.
 async fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Principal, RequestError> {
-    let encoded = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value
-                .strip_prefix("Basic ")
-                .or_else(|| value.strip_prefix("basic "))
-        })
-        .ok_or(RequestError::Unauthorized)?;
+    let encoded = authorization(request, "Basic").ok_or(RequestError::Unauthorized)?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|_| RequestError::Unauthorized)?;
@@ -77,10 +71,19 @@ async fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Princip
     let (login, secret) = decoded.split_once(':').ok_or(RequestError::Unauthorized)?;
     let (login, secret) = (login.to_owned(), secret.to_owned());
     let store = state.store.clone();
-    let outcome = web::block(move || domain::authenticate_login(&store, &login, &secret))
-        .await
-        .map_err(|_| RequestError::Internal)??;
-    outcome.map_err(|_| RequestError::Unauthorized)
+    let attempt = Attempt::of(request, state);
+    let outcome =
+        web::block(move || domain::authenticate_login(&store, attempt.get(), &login, &secret))
+            .await
+            .map_err(|_| RequestError::Internal)??;
+    outcome.map_err(|failure| match failure {
+        AuthFailure::Throttled { retry_after } => RequestError::TooManyAttempts {
+            retry_after_seconds: retry_after_seconds(retry_after),
+        },
+        AuthFailure::BadPassword | AuthFailure::UnknownToken | AuthFailure::ExpiredToken => {
+            RequestError::Unauthorized
+        }
+    })
 }
 
 fn campaign_id(text: &str) -> Result<CampaignId, RequestError> {

@@ -159,3 +159,34 @@ pub fn statuses(statuses: &[CampaignStatus]) -> Value {
             .collect(),
     )
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Any JSON as a record, or as a record update: read or refused naming a field.
+        #[test]
+        fn any_record_is_read_or_refused(record in crate::any_json(), position in any::<usize>()) {
+            let _ = record_key(&record, position);
+            let _ = record_input(&record);
+            let _ = record_change(&record);
+        }
+
+        /// Records with the right field names and values of any JSON type.
+        #[test]
+        fn records_with_any_field_values_are_read_or_refused(
+            values in prop::collection::vec(crate::any_json(), 6)
+        ) {
+            let names = ["customer_id", "status_id", "dictionary_status_id", "agent_login", "next_call_date", "order"];
+            let record: Map<String, Value> = names.iter().map(|n| (*n).to_owned()).zip(values).collect();
+            let record = Value::Object(record);
+            let _ = record_key(&record, 0);
+            let _ = record_input(&record);
+            let _ = record_change(&record);
+        }
+    }
+}

@@ -6,7 +6,7 @@
 //! Spec: `shared/spec/tracker.md`, section Resolver endpoints ("never 500 to bad input").
 
 use crate::domain::DomainError;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::HttpResponse;
 use std::borrow::Cow;
 
@@ -28,6 +28,10 @@ pub enum TrackerError {
     Invalid(String),
     /// Storage failed; the report may be retried.
     Unavailable,
+    /// This address has sent its site more reports this minute than the ingest quota allows.
+    OverQuota {
+        retry_after_seconds: u64,
+    },
 }
 
 impl TrackerError {
@@ -50,13 +54,24 @@ impl TrackerError {
                 return (StatusCode::BAD_REQUEST, Cow::Borrowed(reason));
             }
             TrackerError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable"),
+            TrackerError::OverQuota { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many reports from this address; try again later",
+            ),
         };
         (status, Cow::Borrowed(reason))
     }
 
     pub fn response(&self) -> HttpResponse {
         let (status, reason) = self.status_and_reason();
-        HttpResponse::build(status)
+        let mut response = HttpResponse::build(status);
+        if let TrackerError::OverQuota {
+            retry_after_seconds,
+        } = self
+        {
+            response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+        }
+        response
             .content_type("text/plain; charset=utf-8")
             .body(reason.into_owned())
     }

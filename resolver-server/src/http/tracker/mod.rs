@@ -14,6 +14,7 @@
 mod error;
 mod wire;
 
+use super::auth::retry_after_seconds;
 use super::body::{read_limited, BodyError};
 use super::{client_address, flush, AppState};
 use crate::domain::{self, AccountId, IdentityAnswer, Language, SiteDomain, Suid};
@@ -168,6 +169,25 @@ fn parse<'b, T: Deserialize<'b>>(body: &'b [u8]) -> Result<T, TrackerError> {
     Ok(serde_json::from_slice(body)?)
 }
 
+/// Counts a page view or event against the ingest quota of this client address and site;
+/// over it, nothing is stored and the answer is 429 with `Retry-After`.
+fn within_quota(
+    request: &HttpRequest,
+    state: &AppState,
+    site: &Site<'_>,
+) -> Result<(), TrackerError> {
+    state
+        .ingest_quota
+        .admit(
+            client_address(request, state.client_address),
+            // The site key: unique across accounts, unlike a domain name.
+            &site.domain.site_key,
+        )
+        .map_err(|over| TrackerError::OverQuota {
+            retry_after_seconds: retry_after_seconds(over.retry_after),
+        })
+}
+
 /// 204 to the recognised origin, or the error's answer.
 fn acknowledge(outcome: Result<&HeaderValue, TrackerError>) -> HttpResponse {
     match outcome {
@@ -189,6 +209,7 @@ async fn page_view(
         let report: PageViewReport = parse(&body)?;
         let suid = suid(&report.suid)?;
         let site = recognise(&request, &state, &report.site)?;
+        within_quota(&request, &state, &site)?;
         // One small transaction: fine inline (STYLE.md §11); flushed before the 204.
         domain::record_page_view(
             &state.store,
@@ -217,6 +238,7 @@ async fn event(
         let report: EventReport = parse(&body)?;
         let suid = suid(&report.suid)?;
         let site = recognise(&request, &state, &report.site)?;
+        within_quota(&request, &state, &site)?;
         let props = match &report.props {
             Some(props) => {
                 serde_json::to_string(props).expect("a parsed JSON object always serialises")

@@ -163,3 +163,38 @@ mod tests {
         assert_eq!(request.hash(), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read_all(body: &[u8]) {
+        let _ = serde_json::from_slice::<PageViewReport<'_>>(body);
+        let _ = serde_json::from_slice::<EventReport<'_>>(body);
+        if let Ok(call) = serde_json::from_slice::<IdentifyRequest<'_>>(body) {
+            let _ = call.value_text();
+            let _ = call.hash();
+        }
+    }
+
+    proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Any bytes as a tracker body: a report or a refusal, never a panic.
+        #[test]
+        fn any_bytes_are_a_report_or_refused(body in prop::collection::vec(any::<u8>(), 0..256)) {
+            read_all(&body);
+        }
+
+        /// Objects with the tracker's field names and values of any JSON type.
+        #[test]
+        fn reports_with_any_field_values_are_read_or_refused(
+            values in prop::collection::vec(crate::any_json(), 8)
+        ) {
+            let names = ["site", "suid", "url", "title", "referrer", "name", "props", "value"];
+            let report: Map<String, Value> = names.iter().map(|n| (*n).to_owned()).zip(values).collect();
+            read_all(Value::Object(report).to_string().as_bytes());
+        }
+    }
+}
