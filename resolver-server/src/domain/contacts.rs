@@ -722,4 +722,49 @@ mod tests {
             .expect("visitor");
         assert_eq!(visitor.link.map(|l| l.contact), Some(contact.id));
     }
+
+    #[test]
+    fn a_dialled_number_is_found_by_its_digits_until_it_changes_or_goes() {
+        let (store, principal) = setup();
+        let dialled = |phone: &str| ContactInput {
+            phone: Some(phone.into()),
+            phone_reading: PhoneReading::Dialable,
+            ..Default::default()
+        };
+        let contact = add_contact(&store, &principal, &dialled("0123456789")).expect("add");
+        let found = |raw: &str| -> Vec<ContactId> {
+            contacts_by_caller_number(&store, principal.account, raw)
+                .expect("find")
+                .iter()
+                .map(|c| c.id)
+                .collect()
+        };
+        assert_eq!(found("012 345 67 89"), [contact.id]);
+        edit_contact_with(
+            &store,
+            &principal,
+            contact.id,
+            &dialled("101"),
+            Blanks::Keep,
+        )
+        .expect("edit");
+        assert!(
+            found("0123456789").is_empty(),
+            "the old digits are unindexed"
+        );
+        assert_eq!(found("101"), [contact.id]);
+        delete_contacts(&store, principal.account, &[contact.id]).expect("delete");
+        assert!(found("101").is_empty());
+        assert!(matches!(
+            add_contact(
+                &store,
+                &principal,
+                &ContactInput {
+                    phone: Some("0123456789".into()),
+                    ..Default::default()
+                }
+            ),
+            Err(DomainError::InvalidPhone { .. })
+        ));
+    }
 }
