@@ -130,17 +130,23 @@ impl Tracker {
         }
     }
 
-    /// Runs one command: `[name, ...args]`, or a function called with `this` = the tracker object.
+    /// Runs one command: `[name, ...args]`, or a function called with `this` = the tracker object,
+    /// bare or wrapped in an array (`[function () {…}]`, Matomo's habit).
     pub fn run(&self, command: &JsValue) {
-        if command.is_function() {
+        let is_array = Array::is_array(command);
+        let first = match is_array {
+            true => command.unchecked_ref::<Array>().get(0),
+            false => command.clone(),
+        };
+        if first.is_function() {
             let tracker = self.with(|state| state.tracker.clone());
-            if let Err(error) = command.unchecked_ref::<Function>().call0(&tracker) {
+            if let Err(error) = first.unchecked_ref::<Function>().call0(&tracker) {
                 warn("ssrm: a queued function threw", &error);
             }
             return;
         }
-        let name = match Array::is_array(command) {
-            true => command.unchecked_ref::<Array>().get(0).as_string(),
+        let name = match is_array {
+            true => first.as_string(),
             false => None,
         };
         let Some(name) = name else {
