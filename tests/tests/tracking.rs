@@ -77,6 +77,13 @@ fn fake_tracker() -> tempfile::TempDir {
     let mut module = b"\0asm\x01\0\0\0".to_vec();
     module.extend(std::iter::repeat_n(0u8, 4096));
     std::fs::write(dir.path().join("ssrm_bg.wasm"), module).expect("write module");
+    // The server sends precompressed files as they are; it never decodes them.
+    for name in ["ssrm.js", "ssrm_bg.wasm"] {
+        for suffix in ["br", "gz"] {
+            let fake = format!("{name} compressed as {suffix}");
+            std::fs::write(dir.path().join(format!("{name}.{suffix}")), fake).expect("write");
+        }
+    }
     dir
 }
 
