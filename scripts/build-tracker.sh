@@ -66,7 +66,7 @@ if [[ ! -f "$work/stamp" || "$(cat "$work/stamp")" != "$stamp" ]]; then
   rm -rf "$work/bindgen"
   wasm-bindgen --target no-modules --no-typescript --out-dir "$work/bindgen" --out-name ssrm "$compiled"
   # Short import and export names (the map goes to bundle.cjs, which renames them in the glue).
-  "$wasm_opt" -Oz --strip-debug --strip-producers --minify-imports-and-exports-and-modules \
+  "$wasm_opt" -Oz --strip-debug --strip-producers --strip-target-features --minify-imports-and-exports-and-modules \
     "$work/bindgen/ssrm_bg.wasm" -o "$work/ssrm_bg.wasm" >"$work/names.json"
   node tracker-wasm/loader/bundle.cjs "$loader" "$work/bindgen/ssrm.js" "$work/names.json" \
     "$work/ssrm_bg.wasm" "$work"

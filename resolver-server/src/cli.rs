@@ -439,6 +439,14 @@ fn serve(
 ) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
+    // Also brings the domain → owner index up to date for stores written before it existed.
+    for name in domain::shared_domains(&store)? {
+        tracing::warn!(
+            domain = %name,
+            "domain registered by several accounts: its pages are recognised only by their \
+             site key (setSite), never by their origin alone"
+        );
+    }
     tracing::info!(address = %listener.local_addr()?, "serving");
     actix_web::rt::System::new().block_on(async move {
         http::run(

@@ -12,10 +12,11 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
 
-/// `POST /t/pageview`: `{"site","suid","url","title","referrer"}`.
+/// `POST /t/pageview`: `{"site"?,"suid","url","title","referrer"}`.
 #[derive(Debug, Deserialize)]
 pub struct PageViewReport<'a> {
-    #[serde(borrow)]
+    /// Missing, `null` or `""`: the page's origin decides the site alone.
+    #[serde(borrow, default, deserialize_with = "text")]
     pub site: Cow<'a, str>,
     #[serde(borrow)]
     pub suid: Cow<'a, str>,
@@ -27,10 +28,11 @@ pub struct PageViewReport<'a> {
     pub referrer: Cow<'a, str>,
 }
 
-/// `POST /t/event`: `{"site","suid","name","props":{…},"url"}`; `props` missing or null is `{}`.
+/// `POST /t/event`: `{"site"?,"suid","name","props":{…},"url"}`; `props` missing or null is `{}`.
 #[derive(Debug, Deserialize)]
 pub struct EventReport<'a> {
-    #[serde(borrow)]
+    /// Missing, `null` or `""`: the page's origin decides the site alone.
+    #[serde(borrow, default, deserialize_with = "text")]
     pub site: Cow<'a, str>,
     #[serde(borrow)]
     pub suid: Cow<'a, str>,
@@ -42,10 +44,11 @@ pub struct EventReport<'a> {
     pub url: Cow<'a, str>,
 }
 
-/// `POST /t/identify`: `{"site","suid","value","hash":null|"<hex>"}`.
+/// `POST /t/identify`: `{"site"?,"suid","value","hash":null|"<hex>"}`.
 #[derive(Debug, Deserialize)]
 pub struct IdentifyRequest<'a> {
-    #[serde(borrow)]
+    /// Missing, `null` or `""`: the page's origin decides the site alone.
+    #[serde(borrow, default, deserialize_with = "text")]
     pub site: Cow<'a, str>,
     #[serde(borrow)]
     pub suid: Cow<'a, str>,
