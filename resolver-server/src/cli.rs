@@ -341,6 +341,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             domain,
         }) => {
             let account = account(&store, &name)?;
+            // A store never served since domain owners were indexed gets its index first, so
+            // a domain of another account is refused here too.
+            domain::shared_domains(&store)?;
             let domain = domain::add_domain(&store, account.id, &domain)?;
             store.flush()?;
             println!("{}", domain.site_key);

@@ -499,6 +499,70 @@ mod tests {
         }
     }
 
+    fn site_of(store: &Store, origin: &str) -> Option<(AccountId, String)> {
+        site_for_origin(store, "", origin)
+            .expect("store")
+            .map(|(account, domain)| (account, domain.name))
+    }
+
+    #[test]
+    fn without_a_key_the_longest_registered_domain_of_the_origin_decides() {
+        let f = fixture();
+        let parent = create_account(&f.store, "parent", None)
+            .expect("account")
+            .id;
+        add_domain(&f.store, parent, "example.com").expect("parent domain");
+        let shop = Some((f.account, "shop.example.com".to_owned()));
+        let example = Some((parent, "example.com".to_owned()));
+        assert_eq!(site_of(&f.store, "https://shop.example.com"), shop);
+        assert_eq!(site_of(&f.store, "https://m.shop.example.com:8443"), shop);
+        assert_eq!(site_of(&f.store, "https://example.com"), example);
+        assert_eq!(site_of(&f.store, "https://blog.example.com"), example);
+        assert_eq!(site_of(&f.store, "https://other.org"), None);
+        assert_eq!(site_of(&f.store, "https://shop.example.com.evil.org"), None);
+        assert_eq!(site_of(&f.store, "null"), None);
+    }
+
+    #[test]
+    fn a_domain_of_another_account_is_refused_with_a_clear_message() {
+        let f = fixture();
+        let other = create_account(&f.store, "other", None).expect("account").id;
+        let refused = add_domain(&f.store, other, "https://SHOP.example.com/").expect_err("taken");
+        assert!(
+            refused
+                .to_string()
+                .contains("another account has registered this domain"),
+            "{refused}"
+        );
+        assert!(f.store.domains(other).expect("domains").is_empty());
+        // The owner's own second registration is the old "already exists".
+        assert!(matches!(
+            add_domain(&f.store, f.account, "shop.example.com"),
+            Err(DomainError::AlreadyExists(_))
+        ));
+        add_domain(&f.store, other, "eu.shop.example.com").expect("a subdomain is another domain");
+    }
+
+    #[test]
+    fn a_domain_two_accounts_share_from_before_the_rule_needs_the_key_and_is_reported() {
+        let f = fixture();
+        let other = create_account(&f.store, "other", None).expect("account").id;
+        // A store from before domain owners were indexed: the second account got the name too.
+        f.store.forget_domain_owners("shop.example.com");
+        let twin = add_domain(&f.store, other, "shop.example.com").expect("no index yet");
+        assert_eq!(
+            shared_domains(&f.store).expect("rebuild"),
+            ["shop.example.com"]
+        );
+        assert_eq!(site_of(&f.store, "https://shop.example.com"), None);
+        for (key, account) in [(&f.domain.site_key, f.account), (&twin.site_key, other)] {
+            let site = site_for_origin(&f.store, key, "https://shop.example.com").expect("store");
+            assert_eq!(site.map(|(owner, _)| owner), Some(account));
+        }
+        let third = create_account(&f.store, "third", None).expect("account").id;
+        assert!(add_domain(&f.store, third, "shop.example.com").is_err());
+    }
+
     fn contact(f: &Fixture, phone: &str, email: &str, suid: Option<Suid>) -> Contact {
         let principal = Principal {
             account: f.account,

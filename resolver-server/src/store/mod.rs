@@ -313,6 +313,14 @@ impl Store {
         value.chunks(8).map(account_id_from).collect()
     }
 
+    /// Removes a domain's owner entry, as in a store written before the index existed.
+    #[cfg(test)]
+    pub(crate) fn forget_domain_owners(&self, name: &str) {
+        self.auth
+            .remove(keys::auth::domain_owners(name))
+            .expect("remove an auth entry");
+    }
+
     /// Rewrites the domain → owners index from the domain records of every account (stores
     /// written before the index existed get it at start; it is idempotent). Answers each
     /// domain name with its owners.
