@@ -26,6 +26,11 @@ gate() { # message command...
 }
 
 scripts/prerequisites.sh test
+# The gates' tools: in rustup's default profile, but a minimal one lacks them.
+installed_components="$(rustup component list --installed 2>/dev/null || true)"
+for component in rustfmt clippy; do
+  grep -q "^$component" <<<"$installed_components" || rustup component add "$component"
+done
 gate "formatting differs from rustfmt's; run: cargo fmt --all" \
   cargo fmt --all -- --check
 gate "the tracker does not build (above)" scripts/build-tracker.sh
