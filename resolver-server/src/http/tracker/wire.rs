@@ -145,13 +145,18 @@ mod tests {
     fn a_field_of_the_wrong_type_is_malformed() {
         for body in [
             r#"{"site":"k","suid":"s","url":["x"]}"#,
-            r#"{"suid":"s","url":"x"}"#,
+            r#"{"site":5,"suid":"s","url":"x"}"#,
             r#"{"site":"k","suid":"s","title":5}"#,
         ] {
             assert!(
                 serde_json::from_str::<PageViewReport>(body).is_err(),
                 "{body}"
             );
+        }
+        // No site is not malformed: the origin decides.
+        for body in [r#"{"suid":"s","url":"x"}"#, r#"{"site":null,"suid":"s"}"#] {
+            let report: PageViewReport = serde_json::from_str(body).expect(body);
+            assert_eq!(report.site, "");
         }
         let props = r#"{"site":"k","suid":"s","name":"n","props":"x"}"#;
         assert!(serde_json::from_str::<EventReport>(props).is_err());
