@@ -4,7 +4,8 @@
 #                 no-modules glue pasted in (one function around both, so no global but _ssrm),
 #                 minified with terser
 #   ssrm_bg.wasm  the module, after wasm-bindgen and `wasm-opt -Oz`
-# Installs what is missing (wasm32 target, wasm-bindgen-cli at the exact version in Cargo.lock,
+#   *.br, *.gz    each of the two precompressed (brotli -q 11, zopfli), served as they are
+# Installs what is missing (Debian packages via scripts/prerequisites.sh, wasm32 target, wasm-bindgen-cli at the exact version in Cargo.lock,
 # wasm-opt and terser). Quick when nothing changed: it skips wasm-bindgen and wasm-opt when the compiled module
 # is the one it already processed, and rewrites a served file only when its bytes change.
 # Usage: scripts/build-tracker.sh   (then scripts/tracker-size.sh)
@@ -18,6 +19,7 @@ out="www/tracker"
 loader="tracker-wasm/loader/ssrm.js"
 
 # --- prerequisites -------------------------------------------------------------------------------
+scripts/prerequisites.sh build # node, npm, gzip, brotli, zopfli
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
@@ -46,10 +48,6 @@ terser="$tools/.bin/terser"
 installed() { # package version
   [[ "$(node -p "require('./$tools/$1/package.json').version" 2>/dev/null || true)" == "$2" ]]
 }
-if ! command -v npm >/dev/null; then
-  apt-get update
-  apt-get install -y nodejs npm
-fi
 if ! installed binaryen "$binaryen_version" || ! installed terser "$terser_version"; then
   npm install --no-save --no-audit --no-fund --prefix "$target_dir/tools" \
     "binaryen@$binaryen_version" "terser@$terser_version"
@@ -68,7 +66,7 @@ if [[ ! -f "$work/stamp" || "$(cat "$work/stamp")" != "$stamp" ]]; then
   rm -rf "$work/bindgen"
   wasm-bindgen --target no-modules --no-typescript --out-dir "$work/bindgen" --out-name ssrm "$compiled"
   # Short import and export names (the map goes to bundle.cjs, which renames them in the glue).
-  "$wasm_opt" -Oz --strip-debug --strip-producers --minify-imports-and-exports-and-modules \
+  "$wasm_opt" -Oz --strip-debug --strip-producers --strip-target-features --minify-imports-and-exports-and-modules \
     "$work/bindgen/ssrm_bg.wasm" -o "$work/ssrm_bg.wasm" >"$work/names.json"
   node tracker-wasm/loader/bundle.cjs "$loader" "$work/bindgen/ssrm.js" "$work/names.json" \
     "$work/ssrm_bg.wasm" "$work"
@@ -82,10 +80,18 @@ if [[ ! -f "$work/stamp" || "$(cat "$work/stamp")" != "$stamp" ]]; then
   echo "$stamp" >"$work/stamp"
 fi
 
+# Each served file with its precompressed forms beside it: the resolver sends these bytes as they
+# are (by Accept-Encoding) and compresses nothing of the tracker on the fly. Brotli quality 11 and
+# zopfli (gzip format, ~5% smaller than gzip -9) are too slow to run per request, not per build.
 for file in ssrm.js ssrm_bg.wasm; do
-  if ! cmp -s "$work/$file" "$out/$file"; then
+  if ! cmp -s "$work/$file" "$out/$file" || [[ ! -f "$out/$file.br" || ! -f "$out/$file.gz" ]]; then
+    brotli --quality=11 --force --output="$out/$file.br.tmp" "$work/$file"
+    zopfli --i100 -c "$work/$file" >"$out/$file.gz.tmp"
     cp "$work/$file" "$out/$file.tmp"
+    # The compressed forms first: a server never sees a new file with an old .br beside it for long.
+    mv "$out/$file.br.tmp" "$out/$file.br"
+    mv "$out/$file.gz.tmp" "$out/$file.gz"
     mv "$out/$file.tmp" "$out/$file"
-    echo "build-tracker: wrote $out/$file"
+    echo "build-tracker: wrote $out/$file (.br, .gz)"
   fi
 done

@@ -12,6 +12,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+scripts/prerequisites.sh run # Debian packages: node, npm, curl, brotli, zopfli
 scripts/build-tracker.sh
 cargo build --release -p resolver-server -p demo-shop
 

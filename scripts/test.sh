@@ -1,14 +1,41 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests, the black-box API tests against a real server on a loopback port
-# (each with its own temporary sled directory), the official SerwerSMS Python client scenario
-# (its virtualenv is created under target/ on first use) and the tracker's host tests. Builds
-# the browser tracker first, so a broken tracker build fails the run, and prints its size.
+# Runs every check, on a fresh Debian machine with Rust as on a developer's:
+#   1. installs the missing Debian packages (scripts/prerequisites.sh test: Chromium and its
+#      driver, python3-venv, node and npm, curl, brotli, zopfli); stops at once with one line
+#      saying what to install when it cannot;
+#   2. the quality gates, each failing with its own message: formatting (cargo fmt), lints
+#      (cargo clippy, warnings are errors), the tracker's build and its size budget as a running
+#      resolver sends it (scripts/tracker-size.sh: brotli <= 12,288 bytes, gzip <= 13,824);
+#   3. every test: unit tests, the black-box API tests against a real server on a loopback port
+#      (each with its own temporary sled directory), the official SerwerSMS Python client scenario
+#      (its virtualenv is created under target/ on first use), the CLI tests, the tracker's host
+#      tests and the end-to-end tests in headless Chromium.
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-scripts/build-tracker.sh
-scripts/tracker-size.sh
-cargo test --workspace "$@"
+gate() { # message command...
+  local message="$1"
+  shift
+  if ! "$@"; then
+    echo "test: $message" >&2
+    exit 1
+  fi
+}
+
+scripts/prerequisites.sh test
+# The gates' tools: in rustup's default profile, but a minimal one lacks them.
+installed_components="$(rustup component list --installed 2>/dev/null || true)"
+for component in rustfmt clippy; do
+  grep -q "^$component" <<<"$installed_components" || rustup component add "$component"
+done
+gate "formatting differs from rustfmt's; run: cargo fmt --all" \
+  cargo fmt --all -- --check
+gate "the tracker does not build (above)" scripts/build-tracker.sh
+gate "clippy found problems (above); warnings are errors" \
+  cargo clippy --quiet --workspace --all-targets -- -D warnings
+gate "the tracker is over its size budget (above); measure with scripts/tracker-size.sh" \
+  scripts/tracker-size.sh
+gate "tests failed (above)" cargo test --workspace "$@"

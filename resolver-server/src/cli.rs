@@ -373,6 +373,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             domain,
         }) => {
             let account = account(&store, &name)?;
+            // A store never served since domain owners were indexed gets its index first, so
+            // a domain of another account is refused here too.
+            domain::shared_domains(&store)?;
             let domain = domain::add_domain(&store, account.id, &domain)?;
             store.flush()?;
             println!("{}", domain.site_key);
@@ -472,6 +475,14 @@ fn serve(
 ) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
+    // Also brings the domain → owner index up to date for stores written before it existed.
+    for name in domain::shared_domains(&store)? {
+        tracing::warn!(
+            domain = %name,
+            "domain registered by several accounts: its pages are recognised only by their \
+             site key (setSite), never by their origin alone"
+        );
+    }
     tracing::info!(address = %listener.local_addr()?, "serving");
     actix_web::rt::System::new().block_on(async move {
         http::run(

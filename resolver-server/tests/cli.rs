@@ -273,6 +273,33 @@ fn errors_exit_non_zero_with_one_line() {
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8 characters"));
 }
 
+#[test]
+fn a_domain_another_account_has_is_refused_with_one_clear_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path();
+    for name in ["shop", "rival"] {
+        stdout(&run(data, &["account", "add", name], None));
+    }
+    stdout(&run(
+        data,
+        &["domain", "add", "shop", "shop.example.com"],
+        None,
+    ));
+    let refused = run(
+        data,
+        &["domain", "add", "rival", "https://shop.example.com/"],
+        None,
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("another account has registered this domain"),
+        "{stderr}"
+    );
+    assert_eq!(stdout(&run(data, &["domain", "list", "rival"], None)), "");
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")

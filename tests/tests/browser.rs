@@ -91,6 +91,43 @@ async fn commands_queued_before_and_pushed_after_load_run_in_order_and_a_throwin
 }
 
 #[tokio::test]
+async fn a_function_wrapped_in_an_array_runs_like_a_bare_one_with_the_same_this() {
+    let site = Site::start().await;
+    // Queued before load, both forms; `this` of each is kept to compare after load.
+    let port = site.page(
+        "window.seen = [];\n\
+         _ssrm.push(function () { seen.push(['bare, queued', this]); });\n\
+         _ssrm.push([function () { seen.push(['wrapped, queued', this]); }]);",
+    );
+    let browser = Browser::start().await;
+    browser.goto(&format!("http://127.0.0.1:{port}/")).await;
+    browser.wait_for_tracker().await;
+    browser
+        .eval(
+            "_ssrm.push([function () { seen.push(['wrapped, pushed', this]); }]);\n\
+             _ssrm.push(function () { seen.push(['bare, pushed', this]); });\n\
+             return true;",
+        )
+        .await;
+    let seen = browser
+        .eval(
+            "return seen.map(function (entry) { return [entry[0], entry[1] === window._ssrm, \
+             typeof entry[1].getSuid]; });",
+        )
+        .await;
+    assert_eq!(
+        seen,
+        json!([
+            ["bare, queued", true, "function"],
+            ["wrapped, queued", true, "function"],
+            ["wrapped, pushed", true, "function"],
+            ["bare, pushed", true, "function"]
+        ])
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
 async fn sign_up_links_the_visitor_and_its_earlier_page_views_join_the_contact_history() {
     let site = Site::start().await;
     let browser = Browser::start().await;

@@ -11,6 +11,9 @@
   // [, resolver base ending with "/", "?version" or undefined]
   var source = /^([^?#]*\/)[^\/?#]*(\?[^#]*)?/.exec(script ? script.src : '');
   if (!source) return console.warn('ssrm: cannot tell the address ssrm.js was loaded from');
+  // `ssrm.js?site=KEY` is a setSite before the queued commands (a queued setSite still wins).
+  var key = /[?&]site=([^&]+)/.exec(source[2]);
+  if (key) queue.unshift(['setSite', key[1]]);
   var warn = function (error) {
     console.warn('ssrm:', error);
   };

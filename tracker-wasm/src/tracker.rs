@@ -58,7 +58,9 @@ struct State {
     base: String,
     /// `this` of function commands; after boot also `window._ssrm`.
     tracker: JsValue,
-    site: Option<String>,
+    /// The key from `setSite` (a non-empty string), else `undefined`: `JSON.stringify` then leaves
+    /// `site` out of the body and the resolver knows the site from the page's origin alone.
+    site: JsValue,
     cookie_domain: Option<String>,
     consent: Consent,
     auto_page_views: bool,
@@ -84,7 +86,7 @@ impl Tracker {
         Tracker(Rc::new(RefCell::new(State {
             base,
             tracker: object,
-            site: None,
+            site: JsValue::UNDEFINED,
             cookie_domain: None,
             consent: Consent::NotRequired,
             auto_page_views: true,
@@ -98,9 +100,9 @@ impl Tracker {
     fn with<R>(&self, change: impl FnOnce(&mut State) -> R) -> R {
         match self.0.try_borrow_mut() {
             Ok(mut state) => change(&mut state),
-            // No `change` calls into the page, so this cannot happen; a plain message keeps
-            // `BorrowMutError`'s formatting out of the bundle.
-            Err(_) => panic!("tracker state borrowed twice"),
+            // No `change` calls into the page, so this cannot happen; a trap (as a panic is on
+            // wasm) without a message keeps `BorrowMutError`'s formatting out of the bundle.
+            Err(_) => unreachable_state(),
         }
     }
 
@@ -130,17 +132,23 @@ impl Tracker {
         }
     }
 
-    /// Runs one command: `[name, ...args]`, or a function called with `this` = the tracker object.
+    /// Runs one command: `[name, ...args]`, or a function called with `this` = the tracker object,
+    /// bare or wrapped in an array (`[function () {…}]`, Matomo's habit).
     pub fn run(&self, command: &JsValue) {
-        if command.is_function() {
+        let is_array = Array::is_array(command);
+        let first = match is_array {
+            true => command.unchecked_ref::<Array>().get(0),
+            false => command.clone(),
+        };
+        if first.is_function() {
             let tracker = self.with(|state| state.tracker.clone());
-            if let Err(error) = command.unchecked_ref::<Function>().call0(&tracker) {
+            if let Err(error) = first.unchecked_ref::<Function>().call0(&tracker) {
                 warn("ssrm: a queued function threw", &error);
             }
             return;
         }
-        let name = match Array::is_array(command) {
-            true => command.unchecked_ref::<Array>().get(0).as_string(),
+        let name = match is_array {
+            true => first.as_string(),
             false => None,
         };
         let Some(name) = name else {
@@ -181,9 +189,9 @@ impl Tracker {
     }
 
     fn set_site(&self, key: &JsValue) {
-        match key.as_string().filter(|key| !key.is_empty()) {
-            Some(key) => self.with(|state| state.site = Some(key)),
-            None => warn("ssrm: setSite needs the site key (a string)", key),
+        match key.as_string().is_some_and(|key| !key.is_empty()) {
+            true => self.with(|state| state.site = key.clone()),
+            false => warn("ssrm: setSite needs the site key (a string)", key),
         }
     }
 
@@ -273,10 +281,6 @@ impl Tracker {
             );
         }
         let suid = self.current_suid();
-        let Some(site) = site else {
-            warn("ssrm: trackUser before setSite; nothing sent", value);
-            return answer(callback, false, &suid, "Nie ustawiono witryny (setSite)");
-        };
         // A phone number written as a JS number is sent as its digits.
         let value = match value.as_f64() {
             Some(_) => browser::stringify(value).unwrap_or_default(),
@@ -300,7 +304,7 @@ impl Tracker {
             JsValue::NULL
         };
         let fields = [
-            ("site", &site.into()),
+            ("site", &site),
             ("suid", &suid.as_str().into()),
             ("value", &value),
             ("hash", &hash),
@@ -409,16 +413,7 @@ impl Tracker {
             }
             Consent::NotRequired | Consent::Given => {}
         }
-        let Some(site) = site else {
-            return warn(
-                "ssrm: no setSite before this page view or event; nothing sent",
-                &fields,
-            );
-        };
-        let body = browser::object(&[
-            ("site", &site.into()),
-            ("suid", &self.current_suid().into()),
-        ]);
+        let body = browser::object(&[("site", &site), ("suid", &self.current_suid().into())]);
         let body = Object::assign(&body, &fields);
         match browser::stringify(&body) {
             Ok(json) => {
@@ -551,4 +546,15 @@ fn new_suid() -> String {
         }
     }
     suid::from_random_bytes(bytes)
+}
+
+/// Stops the module: the tracker's state was borrowed twice (a bug).
+#[cfg(target_arch = "wasm32")]
+fn unreachable_state() -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn unreachable_state() -> ! {
+    unreachable!("tracker state borrowed twice")
 }

@@ -58,6 +58,6 @@ pub use sessions::{
 pub use text::{link_target, xml_safe, MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
 pub use tracking::{
     contact_history, contact_timeline, identity_hash, record_event, record_page_view,
-    refuse_identity, resolve_identity, site_for_origin, visitor_page_views, HistoryEntry,
-    IdentityAnswer, PageView, TimelineEntry, TrackedEvent, MAX_EVENT_PROPS_LEN,
+    refuse_identity, resolve_identity, shared_domains, site_for_origin, visitor_page_views,
+    HistoryEntry, IdentityAnswer, PageView, TimelineEntry, TrackedEvent, MAX_EVENT_PROPS_LEN,
 };

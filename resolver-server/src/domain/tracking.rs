@@ -59,19 +59,23 @@ fn limited(field: &'static str, text: &str, max: usize) -> DomainResult<String> 
 }
 
 /// The site a tracker report belongs to: the domain named by `site_key`, provided the page's
-/// `origin` (`https://shop.example.com:8443`) is that domain or one of its subdomains.
+/// `origin` (`https://shop.example.com:8443`) is that domain or one of its subdomains; with an
+/// empty `site_key`, the domain the origin alone decides (see `site_of_host`).
 pub fn site_for_origin(
     store: &Store,
     site_key: &str,
     origin: &str,
 ) -> DomainResult<Option<(AccountId, SiteDomain)>> {
-    if site_key.is_empty() || site_key.len() > 64 {
+    let Some(host) = origin_host(origin) else {
+        return Ok(None);
+    };
+    if site_key.is_empty() {
+        return site_of_host(store, &host);
+    }
+    if site_key.len() > 64 {
         return Ok(None);
     }
     let Some((account, domain)) = store.domain_by_site_key(site_key)? else {
-        return Ok(None);
-    };
-    let Some(host) = origin_host(origin) else {
         return Ok(None);
     };
     let matches = host == domain.name
@@ -79,6 +83,37 @@ pub fn site_for_origin(
             .strip_suffix(&domain.name)
             .is_some_and(|rest| rest.ends_with('.'));
     Ok(matches.then_some((account, domain)))
+}
+
+/// The site of a page whose report names no site key: the longest registered domain that is
+/// `host` or a parent of it, when exactly one account registered it. A domain two accounts
+/// share (stores from before domains were unique) decides nothing: such pages need `setSite`.
+fn site_of_host(store: &Store, host: &str) -> DomainResult<Option<(AccountId, SiteDomain)>> {
+    let mut candidate = host;
+    loop {
+        let owners = store.domain_owners(candidate)?;
+        match owners[..] {
+            [account] => return Ok(store.domain(account, candidate)?.map(|d| (account, d))),
+            [] => {}
+            [_, _, ..] => return Ok(None),
+        }
+        match candidate.split_once('.') {
+            Some((_, parent)) if !parent.is_empty() => candidate = parent,
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// The domain names two or more accounts registered (possible only in stores from before
+/// domains were unique), after bringing the domain → owner index up to date. The server warns
+/// about each at start: pages of such a domain are recognised only by their site key.
+pub fn shared_domains(store: &Store) -> DomainResult<Vec<String>> {
+    Ok(store
+        .rebuild_domain_owners()?
+        .into_iter()
+        .filter(|(_, owners)| owners.len() > 1)
+        .map(|(name, _)| name)
+        .collect())
 }
 
 /// The lower-case host of an `Origin` header value; `None` for `null` or anything malformed.
@@ -473,6 +508,70 @@ mod tests {
             account,
             domain,
         }
+    }
+
+    fn site_of(store: &Store, origin: &str) -> Option<(AccountId, String)> {
+        site_for_origin(store, "", origin)
+            .expect("store")
+            .map(|(account, domain)| (account, domain.name))
+    }
+
+    #[test]
+    fn without_a_key_the_longest_registered_domain_of_the_origin_decides() {
+        let f = fixture();
+        let parent = create_account(&f.store, "parent", None)
+            .expect("account")
+            .id;
+        add_domain(&f.store, parent, "example.com").expect("parent domain");
+        let shop = Some((f.account, "shop.example.com".to_owned()));
+        let example = Some((parent, "example.com".to_owned()));
+        assert_eq!(site_of(&f.store, "https://shop.example.com"), shop);
+        assert_eq!(site_of(&f.store, "https://m.shop.example.com:8443"), shop);
+        assert_eq!(site_of(&f.store, "https://example.com"), example);
+        assert_eq!(site_of(&f.store, "https://blog.example.com"), example);
+        assert_eq!(site_of(&f.store, "https://other.org"), None);
+        assert_eq!(site_of(&f.store, "https://shop.example.com.evil.org"), None);
+        assert_eq!(site_of(&f.store, "null"), None);
+    }
+
+    #[test]
+    fn a_domain_of_another_account_is_refused_with_a_clear_message() {
+        let f = fixture();
+        let other = create_account(&f.store, "other", None).expect("account").id;
+        let refused = add_domain(&f.store, other, "https://SHOP.example.com/").expect_err("taken");
+        assert!(
+            refused
+                .to_string()
+                .contains("another account has registered this domain"),
+            "{refused}"
+        );
+        assert!(f.store.domains(other).expect("domains").is_empty());
+        // The owner's own second registration is the old "already exists".
+        assert!(matches!(
+            add_domain(&f.store, f.account, "shop.example.com"),
+            Err(DomainError::AlreadyExists(_))
+        ));
+        add_domain(&f.store, other, "eu.shop.example.com").expect("a subdomain is another domain");
+    }
+
+    #[test]
+    fn a_domain_two_accounts_share_from_before_the_rule_needs_the_key_and_is_reported() {
+        let f = fixture();
+        let other = create_account(&f.store, "other", None).expect("account").id;
+        // A store from before domain owners were indexed: the second account got the name too.
+        f.store.forget_domain_owners("shop.example.com");
+        let twin = add_domain(&f.store, other, "shop.example.com").expect("no index yet");
+        assert_eq!(
+            shared_domains(&f.store).expect("rebuild"),
+            ["shop.example.com"]
+        );
+        assert_eq!(site_of(&f.store, "https://shop.example.com"), None);
+        for (key, account) in [(&f.domain.site_key, f.account), (&twin.site_key, other)] {
+            let site = site_for_origin(&f.store, key, "https://shop.example.com").expect("store");
+            assert_eq!(site.map(|(owner, _)| owner), Some(account));
+        }
+        let third = create_account(&f.store, "third", None).expect("account").id;
+        assert!(add_domain(&f.store, third, "shop.example.com").is_err());
     }
 
     fn contact(f: &Fixture, phone: &str, email: &str, suid: Option<Suid>) -> Contact {

@@ -241,6 +241,7 @@ pub mod auth {
     const SITE_KEY: u8 = 0x03;
     const ACCOUNT_NAME: u8 = 0x04;
     const SESSION: u8 = 0x05;
+    const DOMAIN_OWNERS: u8 = 0x06;
 
     fn tagged(tag: u8, text: &str) -> Vec<u8> {
         let mut key = Vec::with_capacity(1 + text.len());
@@ -267,6 +268,12 @@ pub mod auth {
 
     pub fn session(sha256_hex: &str) -> Vec<u8> {
         tagged(SESSION, sha256_hex)
+    }
+
+    /// A registered domain name → the accounts that registered it (8-byte ids, one account
+    /// for every domain registered since domains became unique; more only in older stores).
+    pub fn domain_owners(name: &str) -> Vec<u8> {
+        tagged(DOMAIN_OWNERS, name)
     }
 
     /// Every account-name key: the list of accounts.

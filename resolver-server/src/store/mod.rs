@@ -270,7 +270,9 @@ impl Store {
         })
     }
 
-    /// Registers a domain for an account; one account registers a domain name once.
+    /// Registers a domain for an account, with its site key and its entry in the domain → owner
+    /// index; one account registers a domain name once, and a name another account has is
+    /// refused.
     pub fn insert_domain(&self, account: AccountId, domain: &SiteDomain) -> DomainResult<()> {
         self.transaction(|data, auth| {
             if data.get(keys::account(account))?.is_none() {
@@ -280,12 +282,66 @@ impl Store {
             if data.get(&key)?.is_some() {
                 return fail(DomainError::AlreadyExists(Entity::Domain));
             }
+            let owners_key = keys::auth::domain_owners(&domain.name);
+            let owners = auth
+                .get(&owners_key)?
+                .map(|v| v.to_vec())
+                .unwrap_or_default();
+            if owners
+                .chunks(8)
+                .any(|owner| owner != account_id_value(account))
+            {
+                return fail(DomainError::InvalidField {
+                    field: "domain",
+                    reason: "another account has registered this domain (a domain belongs to \
+                             one account; a subdomain of it can be registered separately)",
+                });
+            }
+            auth.insert(owners_key, account_id_value(account).to_vec())?;
             let mut value = account_id_value(account).to_vec();
             value.extend_from_slice(domain.name.as_bytes());
             auth.insert(keys::auth::site_key(&domain.site_key), value)?;
             data.insert(key, encode(domain))?;
             Ok(())
         })
+    }
+
+    /// The accounts that registered the domain `name` (exactly as stored, lower-case ASCII).
+    pub fn domain_owners(&self, name: &str) -> Result<Vec<AccountId>, StoreError> {
+        let Some(value) = self.auth.get(keys::auth::domain_owners(name))? else {
+            return Ok(Vec::new());
+        };
+        value.chunks(8).map(account_id_from).collect()
+    }
+
+    /// Removes a domain's owner entry, as in a store written before the index existed.
+    #[cfg(test)]
+    pub(crate) fn forget_domain_owners(&self, name: &str) {
+        self.auth
+            .remove(keys::auth::domain_owners(name))
+            .expect("remove an auth entry");
+    }
+
+    /// Rewrites the domain → owners index from the domain records of every account (stores
+    /// written before the index existed get it at start; it is idempotent). Answers each
+    /// domain name with its owners.
+    pub fn rebuild_domain_owners(&self) -> Result<Vec<(String, Vec<AccountId>)>, StoreError> {
+        let mut owners: std::collections::BTreeMap<String, Vec<AccountId>> = Default::default();
+        for account in self.accounts()? {
+            for domain in self.domains(account.id)? {
+                owners.entry(domain.name).or_default().push(account.id);
+            }
+        }
+        let mut batch = sled::Batch::default();
+        for (name, accounts) in &owners {
+            let value: Vec<u8> = accounts
+                .iter()
+                .flat_map(|id| account_id_value(*id))
+                .collect();
+            batch.insert(keys::auth::domain_owners(name), value);
+        }
+        self.auth.apply_batch(batch)?;
+        Ok(owners.into_iter().collect())
     }
 
     pub fn domains(&self, account: AccountId) -> Result<Vec<SiteDomain>, StoreError> {

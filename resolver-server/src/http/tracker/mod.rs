@@ -12,13 +12,13 @@
 //! Spec: `shared/spec/tracker.md`, sections trackUser and Resolver endpoints.
 
 mod error;
+mod files;
 mod wire;
 
 use super::auth::retry_after_seconds;
 use super::body::{read_limited, BodyError};
 use super::{client_address, flush, AppState};
 use crate::domain::{self, AccountId, IdentityAnswer, Language, SiteDomain, Suid};
-use actix_files::NamedFile;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -34,69 +34,12 @@ const LIMITER_HOUSEKEEPING_KEYS: usize = 50_000;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .route("/ssrm.js", web::get().to(script))
-        .route("/ssrm_bg.wasm", web::get().to(module))
+        .route("/ssrm.js", web::get().to(files::script))
+        .route("/ssrm_bg.wasm", web::get().to(files::module))
         .route("/t/pageview", web::post().to(page_view))
         .route("/t/event", web::post().to(event))
         .route("/t/identify", web::post().to(identify))
         .route("/t/{endpoint}", web::method(Method::OPTIONS).to(preflight));
-}
-
-// ----- the built tracker -----
-
-/// Serves a file of the built tracker with its type, validators (ETag, Last-Modified; a
-/// matching `If-None-Match` gets 304), a cache lifetime (a year for a versioned `?v=` URL, five
-/// minutes otherwise) and `Access-Control-Allow-Origin: *` (the module is fetched from the
-/// sites' pages). Compression is the app's `Compress` middleware.
-async fn tracker_file(
-    request: &HttpRequest,
-    state: &AppState,
-    name: &str,
-    mime: &str,
-) -> HttpResponse {
-    let path = state.tracker_dir.join(name);
-    let Ok(file) = NamedFile::open_async(&path).await else {
-        tracing::warn!(path = %path.display(), "tracker file missing: run scripts/build-tracker.sh");
-        return HttpResponse::NotFound()
-            .content_type("text/plain; charset=utf-8")
-            .body("tracker not built");
-    };
-    let mime: mime::Mime = mime.parse().expect("a valid MIME type literal");
-    let mut response = file
-        .set_content_type(mime)
-        .use_etag(true)
-        .use_last_modified(true)
-        .into_response(request);
-    let versioned = request
-        .query_string()
-        .split('&')
-        .any(|pair| pair.starts_with("v="));
-    let cache = if versioned {
-        "public, max-age=31536000, immutable"
-    } else {
-        "public, max-age=300"
-    };
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    response
-}
-
-async fn script(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    tracker_file(
-        &request,
-        &state,
-        "ssrm.js",
-        "text/javascript; charset=utf-8",
-    )
-    .await
-}
-
-async fn module(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    tracker_file(&request, &state, "ssrm_bg.wasm", "application/wasm").await
 }
 
 // ----- origin, site and CORS -----

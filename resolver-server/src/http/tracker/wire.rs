@@ -12,10 +12,11 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
 
-/// `POST /t/pageview`: `{"site","suid","url","title","referrer"}`.
+/// `POST /t/pageview`: `{"site"?,"suid","url","title","referrer"}`.
 #[derive(Debug, Deserialize)]
 pub struct PageViewReport<'a> {
-    #[serde(borrow)]
+    /// Missing, `null` or `""`: the page's origin decides the site alone.
+    #[serde(borrow, default, deserialize_with = "text")]
     pub site: Cow<'a, str>,
     #[serde(borrow)]
     pub suid: Cow<'a, str>,
@@ -27,10 +28,11 @@ pub struct PageViewReport<'a> {
     pub referrer: Cow<'a, str>,
 }
 
-/// `POST /t/event`: `{"site","suid","name","props":{…},"url"}`; `props` missing or null is `{}`.
+/// `POST /t/event`: `{"site"?,"suid","name","props":{…},"url"}`; `props` missing or null is `{}`.
 #[derive(Debug, Deserialize)]
 pub struct EventReport<'a> {
-    #[serde(borrow)]
+    /// Missing, `null` or `""`: the page's origin decides the site alone.
+    #[serde(borrow, default, deserialize_with = "text")]
     pub site: Cow<'a, str>,
     #[serde(borrow)]
     pub suid: Cow<'a, str>,
@@ -42,10 +44,11 @@ pub struct EventReport<'a> {
     pub url: Cow<'a, str>,
 }
 
-/// `POST /t/identify`: `{"site","suid","value","hash":null|"<hex>"}`.
+/// `POST /t/identify`: `{"site"?,"suid","value","hash":null|"<hex>"}`.
 #[derive(Debug, Deserialize)]
 pub struct IdentifyRequest<'a> {
-    #[serde(borrow)]
+    /// Missing, `null` or `""`: the page's origin decides the site alone.
+    #[serde(borrow, default, deserialize_with = "text")]
     pub site: Cow<'a, str>,
     #[serde(borrow)]
     pub suid: Cow<'a, str>,
@@ -142,13 +145,18 @@ mod tests {
     fn a_field_of_the_wrong_type_is_malformed() {
         for body in [
             r#"{"site":"k","suid":"s","url":["x"]}"#,
-            r#"{"suid":"s","url":"x"}"#,
+            r#"{"site":5,"suid":"s","url":"x"}"#,
             r#"{"site":"k","suid":"s","title":5}"#,
         ] {
             assert!(
                 serde_json::from_str::<PageViewReport>(body).is_err(),
                 "{body}"
             );
+        }
+        // No site is not malformed: the origin decides.
+        for body in [r#"{"suid":"s","url":"x"}"#, r#"{"site":null,"suid":"s"}"#] {
+            let report: PageViewReport = serde_json::from_str(body).expect(body);
+            assert_eq!(report.site, "");
         }
         let props = r#"{"site":"k","suid":"s","name":"n","props":"x"}"#;
         assert!(serde_json::from_str::<EventReport>(props).is_err());
