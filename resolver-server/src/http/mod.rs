@@ -91,18 +91,13 @@ pub(crate) fn client_address(request: &HttpRequest, policy: ClientAddress) -> Ip
     }
 }
 
-/// Makes every acknowledged write durable before the answer goes out. sled's own
-/// `flush_async` hangs under concurrent callers, so the blocking flush runs on the blocking pool.
+/// Makes every acknowledged write durable before the answer goes out. Concurrent callers share
+/// flushes (group commit, `store/commit.rs`): each waits for the next flush that starts after
+/// its write, so no thread is held while waiting.
 async fn flush(store: &Store) -> Result<(), ()> {
-    let store = store.clone();
-    match web::block(move || store.flush()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => {
-            tracing::error!(%error, "flush failed");
-            Err(())
-        }
-        Err(_) => Err(()),
-    }
+    store.flush_shared().await.map_err(|error| {
+        tracing::error!(%error, "flush failed");
+    })
 }
 
 /// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`).

@@ -7,6 +7,7 @@
 
 mod activities;
 mod campaigns;
+mod commit;
 pub mod keys;
 mod sessions;
 mod visits;
@@ -25,6 +26,7 @@ use sled::transaction::{
 };
 use sled::Transactional;
 use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,6 +36,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("too many concurrent changes to the same records; try again")]
     Busy,
+    #[error("flush failed: {0}")]
+    Flush(String),
 }
 
 pub(crate) type Tx<T> = ConflictableTransactionResult<T, DomainError>;
@@ -66,13 +70,17 @@ fn account_id_from(value: &[u8]) -> Result<AccountId, StoreError> {
     Ok(AccountId(u64::from_be_bytes(bytes)))
 }
 
-/// The sled-backed store. Cheap to clone; clones share the database.
+/// The sled-backed store. Cheap to clone; clones share the database and its flusher.
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     data: sled::Tree,
     auth: sled::Tree,
+    committer: Arc<commit::GroupCommit>,
 }
+
+/// sled's page cache when nothing else is asked for (`serve --cache-mb`).
+pub const DEFAULT_CACHE_MB: u64 = 256;
 
 /// How many times a write that lost a race to a concurrent one is retried before
 /// [`StoreError::Busy`].
@@ -82,7 +90,16 @@ impl Store {
     /// Opens (creating if needed) the database in `dir`. sled allows one process per directory:
     /// a second open fails with a clear error instead of corrupting data.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(dir).open()?;
+        Store::open_with_cache(dir, DEFAULT_CACHE_MB)
+    }
+
+    /// Like [`Store::open`], with sled's page cache limited to `cache_mb` megabytes (sled's
+    /// own default is 1 GiB; the cache is most of the server's memory).
+    pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_mb.saturating_mul(1024 * 1024))
+            .open()?;
         Store::from_db(db)
     }
 
@@ -94,13 +111,26 @@ impl Store {
     fn from_db(db: sled::Db) -> Result<Store, StoreError> {
         let data = db.open_tree("data")?;
         let auth = db.open_tree("auth")?;
-        Ok(Store { db, data, auth })
+        let committer = Arc::new(commit::GroupCommit::start(db.clone())?);
+        Ok(Store {
+            db,
+            data,
+            auth,
+            committer,
+        })
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write so far durable (the CLI, before it exits).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Makes every write this caller completed so far durable, sharing the flush with
+    /// concurrent callers (group commit, see `store/commit.rs`). What the server awaits
+    /// before it acknowledges a write.
+    pub async fn flush_shared(&self) -> Result<(), StoreError> {
+        self.committer.commit().await
     }
 
     /// Bytes the database occupies on disk.
