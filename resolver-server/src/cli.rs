@@ -32,6 +32,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// An on/off setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the APIs and the tracker over HTTP.
@@ -50,6 +57,17 @@ pub enum Command {
         /// and `127.0.0.1`, and print their credentials.
         #[arg(long)]
         demo: bool,
+        /// Megabytes of sled's page cache, most of the server's memory (sled's own default is
+        /// 1024).
+        #[arg(long, env = "SSRM_CACHE_MB", default_value_t = crate::store::DEFAULT_CACHE_MB)]
+        cache_mb: u64,
+        /// Log every request (path, status, time) to stderr.
+        #[arg(long, env = "SSRM_ACCESS_LOG", value_enum, default_value_t = Switch::On)]
+        access_log: Switch,
+        /// How many clients each rate limiter (trackUser, admin login) remembers; past that the
+        /// least recently useful are forgotten, so memory stays bounded.
+        #[arg(long, env = "SSRM_LIMITER_KEYS", default_value_t = http::limiter::DEFAULT_LIMITER_KEYS)]
+        limiter_keys: usize,
     },
     /// Manage accounts.
     #[command(subcommand)]
@@ -169,8 +187,8 @@ pub enum DomainCommand {
     RequireHash { account: String, domain: String },
 }
 
-fn open_store(dir: &Path) -> anyhow::Result<Store> {
-    Store::open(dir).with_context(|| {
+fn open_store(dir: &Path, cache_mb: u64) -> anyhow::Result<Store> {
+    Store::open_with_cache(dir, cache_mb).with_context(|| {
         format!(
             "cannot open the database in {} (is a server already using it?)",
             dir.display()
@@ -194,13 +212,20 @@ fn format_time(millis: i64) -> String {
 
 /// Runs one command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let store = open_store(&cli.data_dir)?;
+    let cache_mb = match cli.command {
+        Command::Serve { cache_mb, .. } => cache_mb,
+        _ => crate::store::DEFAULT_CACHE_MB,
+    };
+    let store = open_store(&cli.data_dir, cache_mb)?;
     match cli.command {
         Command::Serve {
             listen,
             tracker_dir,
             behind_proxy,
             demo,
+            cache_mb: _,
+            access_log,
+            limiter_keys,
         } => {
             if demo {
                 print_demo(&ensure_demo(&store, &cli.data_dir)?, &listen);
@@ -210,7 +235,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 ClientAddress::Peer
             };
-            serve(store, &listen, tracker_dir, client_address)
+            let state = AppState {
+                tracker_dir,
+                client_address,
+                access_log: access_log == Switch::On,
+                ..AppState::new(store).with_limiter_keys(limiter_keys)
+            };
+            serve(state, &listen)
         }
         Command::Contact(ContactCommand::History {
             account: name,
@@ -431,26 +462,11 @@ fn run_campaign(store: &Store, command: CampaignCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(
-    store: Store,
-    listen: &str,
-    tracker_dir: PathBuf,
-    client_address: ClientAddress,
-) -> anyhow::Result<()> {
+fn serve(state: AppState, listen: &str) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    actix_web::rt::System::new().block_on(async move {
-        http::run(
-            listener,
-            AppState {
-                tracker_dir,
-                client_address,
-                ..AppState::new(store)
-            },
-        )?
-        .await
-    })?;
+    actix_web::rt::System::new().block_on(async move { http::run(listener, state)?.await })?;
     Ok(())
 }
 

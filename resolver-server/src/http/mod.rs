@@ -3,6 +3,7 @@
 
 mod admin;
 mod body;
+pub mod limiter;
 mod serwersms;
 mod telefum;
 mod thulium;
@@ -11,7 +12,8 @@ mod tracker;
 use crate::store::Store;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpRequest, HttpServer};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::Quota;
+use limiter::BoundedLimiter;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -26,12 +28,16 @@ pub struct AppState {
     pub store: Store,
     /// Where the built tracker (`ssrm.js`, `ssrm_bg.wasm`) is served from.
     pub tracker_dir: PathBuf,
-    /// Admin login attempts per client address.
-    pub login_limiter: Arc<DefaultKeyedRateLimiter<String>>,
-    /// trackUser calls per client address and site key.
-    pub identify_limiter: Arc<DefaultKeyedRateLimiter<(IpAddr, String)>>,
+    /// Admin login attempts per client address (bounded memory, see `limiter.rs`).
+    pub login_limiter: Arc<BoundedLimiter<String>>,
+    /// trackUser calls per client address (IPv6: per /64) and site key.
+    pub identify_limiter: Arc<BoundedLimiter<(IpAddr, String)>>,
     /// Which address a tracker request is counted against.
     pub client_address: ClientAddress,
+    /// Whether each request is logged (path, status, time).
+    pub access_log: bool,
+    /// How many keys each limiter remembers.
+    pub limiter_keys: usize,
 }
 
 /// Where the client's address comes from.
@@ -47,15 +53,23 @@ pub enum ClientAddress {
 
 impl AppState {
     /// Default limits: 10 login attempts a minute per address; trackUser a burst of 10, then one
-    /// every 6 seconds, per address and site. The tracker is served from `www/tracker`.
+    /// every 6 seconds, per address and site; each remembers [`limiter::DEFAULT_LIMITER_KEYS`]
+    /// keys. The tracker is served from `www/tracker`; requests are logged.
     pub fn new(store: Store) -> AppState {
-        let ten = NonZeroU32::new(10).expect("10 is not zero");
         AppState {
             store,
             tracker_dir: PathBuf::from("www/tracker"),
-            login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten))),
-            identify_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten).allow_burst(ten))),
+            login_limiter: Arc::new(limiter::bounded(
+                login_quota(),
+                limiter::DEFAULT_LIMITER_KEYS,
+            )),
+            identify_limiter: Arc::new(limiter::bounded(
+                identify_quota(),
+                limiter::DEFAULT_LIMITER_KEYS,
+            )),
             client_address: ClientAddress::Peer,
+            access_log: true,
+            limiter_keys: limiter::DEFAULT_LIMITER_KEYS,
         }
     }
 
@@ -65,9 +79,27 @@ impl AppState {
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(burst);
-        self.identify_limiter = Arc::new(RateLimiter::keyed(quota));
+        self.identify_limiter = Arc::new(limiter::bounded(quota, self.limiter_keys));
         self
     }
+
+    /// Both limiters (with their default quotas) remember at most `keys` keys each. Call it
+    /// before [`AppState::with_identify_limit`].
+    pub fn with_limiter_keys(mut self, keys: usize) -> AppState {
+        self.limiter_keys = keys;
+        self.login_limiter = Arc::new(limiter::bounded(login_quota(), keys));
+        self.identify_limiter = Arc::new(limiter::bounded(identify_quota(), keys));
+        self
+    }
+}
+
+fn login_quota() -> Quota {
+    Quota::per_minute(NonZeroU32::new(10).expect("10 is not zero"))
+}
+
+fn identify_quota() -> Quota {
+    let ten = NonZeroU32::new(10).expect("10 is not zero");
+    Quota::per_minute(ten).allow_burst(ten)
 }
 
 /// The address a client is rate-limited by (trackUser, admin login): the TCP peer, or the first `X-Forwarded-For` /
@@ -102,12 +134,18 @@ async fn flush(store: &Store) -> Result<(), ()> {
 
 /// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let access_log = state.access_log;
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             // The path only: query strings may carry credentials (TelefUM sends passwords there).
-            .wrap(middleware::Logger::new("%a %U %s %b %Dms"))
+            // Written through the non-blocking writer main.rs installs; off with
+            // `SSRM_ACCESS_LOG=off`.
+            .wrap(middleware::Condition::new(
+                access_log,
+                middleware::Logger::new("%a %U %s %b %Dms"),
+            ))
             .wrap(middleware::NormalizePath::trim())
             .wrap(middleware::Compress::default())
             .configure(tracker::configure)
