@@ -1,0 +1,262 @@
+//! Acknowledged means durable under concurrent load: writers on three APIs (SerwerSMS
+//! `contacts/add`, tracker page views, Thulium records) hammer the real binary, which is killed
+//! with SIGKILL after a random number of acknowledgements. Every write that was acknowledged is
+//! found after the restart, and no id handed out before the crash is handed out again. With
+//! group commit one flush covers many writers, so this is what proves it still covers each.
+
+use resolver_server::domain::{AccountId, CampaignId, ContactId, Suid};
+use resolver_server::store::Store;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_resolver-server");
+
+#[derive(Default)]
+struct Acknowledged {
+    contacts: Vec<u64>,
+    page_views: Vec<(String, String)>,
+    records: Vec<(u64, u64)>,
+}
+
+/// Where the server listens and the demo credentials it printed.
+struct Server {
+    base: String,
+    token: String,
+    site_key: String,
+}
+
+fn start(dir: &std::path::Path) -> (Child, Server) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port();
+    let mut child = Command::new(BINARY)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .env("SSRM_ACCESS_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    // The banner is printed once the listener is bound; it names the token and the site key.
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let (mut token, mut site_key) = (None, None);
+    for line in lines.by_ref() {
+        let line = line.expect("banner");
+        let value = |label: &str| {
+            line.trim()
+                .strip_prefix(label)
+                .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+        };
+        token = token.or_else(|| value("token:"));
+        site_key = site_key.or_else(|| value("site key:"));
+        if line.contains("try:") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    let server = Server {
+        base: format!("http://127.0.0.1:{port}"),
+        token: token.expect("token in the banner"),
+        site_key: site_key.expect("site key in the banner"),
+    };
+    (child, server)
+}
+
+async fn add_contact(
+    client: &reqwest::Client,
+    server: &Server,
+    phone: String,
+) -> Result<u64, reqwest::Error> {
+    let answer: Value = client
+        .post(format!("{}/contacts/add.json", server.base))
+        .bearer_auth(&server.token)
+        .json(&json!({ "phone": phone, "first_name": "Trwały" }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(answer["success"], true, "{answer}");
+    Ok(answer["id"].as_u64().expect("contact id"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (mut child, server) = start(dir.path());
+    let server_info = Arc::new(server);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut writers = Vec::new();
+
+    for writer in 0..3u32 {
+        // SerwerSMS contacts/add.
+        let (client, server, acknowledged, count) = (
+            client.clone(),
+            Arc::clone(&server_info),
+            Arc::clone(&acknowledged),
+            Arc::clone(&count),
+        );
+        writers.push(tokio::spawn(async move {
+            for n in 0.. {
+                let phone = format!("50{writer}{n:06}");
+                let Ok(id) = add_contact(&client, &server, phone).await else {
+                    return;
+                };
+                acknowledged.lock().expect("lock").contacts.push(id);
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    for writer in 0..3u32 {
+        // Tracker page views, each visitor with its own suid.
+        let (client, server, acknowledged, count) = (
+            client.clone(),
+            Arc::clone(&server_info),
+            Arc::clone(&acknowledged),
+            Arc::clone(&count),
+        );
+        writers.push(tokio::spawn(async move {
+            let suid = uuid::Uuid::new_v4().to_string();
+            for n in 0.. {
+                let url = format!("http://127.0.0.1/writer/{writer}/page/{n}");
+                let body = json!({ "site": server.site_key, "suid": suid, "url": url,
+                    "title": "Strona", "referrer": "" });
+                let Ok(response) = client
+                    .post(format!("{}/t/pageview", server.base))
+                    .header("Origin", "http://127.0.0.1")
+                    .header("Content-Type", "text/plain")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                // The status line arrives only once the answer is complete (204, no body).
+                assert_eq!(response.status(), 204);
+                acknowledged
+                    .lock()
+                    .expect("lock")
+                    .page_views
+                    .push((suid.clone(), url));
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    for writer in 0..2u32 {
+        // Thulium: a new customer, then its record in the demo's campaign 00001.
+        let (client, server, acknowledged, count) = (
+            client.clone(),
+            Arc::clone(&server_info),
+            Arc::clone(&acknowledged),
+            Arc::clone(&count),
+        );
+        writers.push(tokio::spawn(async move {
+            for n in 0.. {
+                let Ok(customer) = add_contact(&client, &server, format!("60{writer}{n:06}")).await
+                else {
+                    return;
+                };
+                acknowledged.lock().expect("lock").contacts.push(customer);
+                let Ok(response) = client
+                    .post(format!(
+                        "{}/api/batch/crm_outbounds/00001/records",
+                        server.base
+                    ))
+                    .basic_auth("demo", Some(&server.token))
+                    .json(&json!({ "records": [{ "customer_id": customer, "status_id": 3 }] }))
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                let Ok(answer) = response.json::<Value>().await else {
+                    return;
+                };
+                let entry = &answer[customer.to_string()];
+                assert_eq!(entry["status"], "ADDED", "{answer}");
+                let record = entry["record_id"].as_u64().expect("record id");
+                acknowledged
+                    .lock()
+                    .expect("lock")
+                    .records
+                    .push((customer, record));
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+
+    // Kill at a random moment: after a random number of acknowledgements, mid-stream.
+    let kill_after = 150 + rand::random::<usize>() % 350;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count.load(Ordering::SeqCst) < kill_after {
+        if writers.iter().any(|writer| writer.is_finished()) {
+            break; // a writer failed while the server runs: its panic is reported below
+        }
+        assert!(Instant::now() < deadline, "writers stalled");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    child.kill().expect("SIGKILL"); // no shutdown, no final flush
+    child.wait().expect("reaped");
+    for writer in writers {
+        writer.await.expect("writer ends when the server is gone");
+    }
+
+    let acknowledged = Arc::try_unwrap(acknowledged)
+        .ok()
+        .expect("writers are done")
+        .into_inner()
+        .expect("lock");
+    assert!(acknowledged.contacts.len() > 10 && acknowledged.page_views.len() > 10);
+    let store = Store::open(dir.path()).expect("reopen after kill -9");
+    let account: AccountId = store
+        .account_by_name("demo")
+        .expect("store")
+        .expect("demo account")
+        .id;
+    for id in &acknowledged.contacts {
+        assert!(
+            store
+                .contact(account, ContactId(*id))
+                .expect("read")
+                .is_some(),
+            "acknowledged contact {id} lost"
+        );
+    }
+    for (suid, url) in &acknowledged.page_views {
+        let views = store
+            .page_views(account, Suid::parse(suid).expect("suid"))
+            .expect("read");
+        assert!(
+            views.iter().any(|view| &view.url == url),
+            "acknowledged page view {url} lost"
+        );
+    }
+    let campaign = CampaignId::parse("00001").expect("campaign id");
+    for (customer, record) in &acknowledged.records {
+        let stored = store
+            .campaign_record(account, &campaign, ContactId(*customer))
+            .expect("read")
+            .unwrap_or_else(|| panic!("acknowledged record of customer {customer} lost"));
+        assert_eq!(stored.record_id, *record);
+    }
+    // Ids are never reused: the next id after the crash is past every acknowledged one.
+    let highest = acknowledged
+        .contacts
+        .iter()
+        .chain(acknowledged.records.iter().map(|(_, record)| record))
+        .max()
+        .copied()
+        .expect("some ids");
+    assert!(store.next_id().expect("id") > highest);
+}
