@@ -23,6 +23,22 @@ struct Acknowledged {
     records: Vec<(u64, u64)>,
 }
 
+/// What every writer shares: the server, a client, and what has been acknowledged so far.
+struct Load {
+    server: Server,
+    client: reqwest::Client,
+    acknowledged: Mutex<Acknowledged>,
+    count: AtomicUsize,
+}
+
+impl Load {
+    /// Notes an acknowledged write.
+    fn acknowledge(&self, note: impl FnOnce(&mut Acknowledged)) {
+        note(&mut self.acknowledged.lock().expect("lock"));
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// Where the server listens and the demo credentials it printed.
 struct Server {
     base: String,
@@ -90,50 +106,42 @@ async fn add_contact(
 async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
     let dir = tempfile::tempdir().expect("dir");
     let (mut child, server) = start(dir.path());
-    let server_info = Arc::new(server);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("client");
-    let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
-    let count = Arc::new(AtomicUsize::new(0));
+    let load = Arc::new(Load {
+        server,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        acknowledged: Mutex::default(),
+        count: AtomicUsize::new(0),
+    });
     let mut writers = Vec::new();
 
     for writer in 0..3u32 {
         // SerwerSMS contacts/add.
-        let (client, server, acknowledged, count) = (
-            client.clone(),
-            Arc::clone(&server_info),
-            Arc::clone(&acknowledged),
-            Arc::clone(&count),
-        );
+        let load = Arc::clone(&load);
         writers.push(tokio::spawn(async move {
             for n in 0.. {
                 let phone = format!("50{writer}{n:06}");
-                let Ok(id) = add_contact(&client, &server, phone).await else {
+                let Ok(id) = add_contact(&load.client, &load.server, phone).await else {
                     return;
                 };
-                acknowledged.lock().expect("lock").contacts.push(id);
-                count.fetch_add(1, Ordering::SeqCst);
+                load.acknowledge(|acked| acked.contacts.push(id));
             }
         }));
     }
     for writer in 0..3u32 {
         // Tracker page views, each visitor with its own suid.
-        let (client, server, acknowledged, count) = (
-            client.clone(),
-            Arc::clone(&server_info),
-            Arc::clone(&acknowledged),
-            Arc::clone(&count),
-        );
+        let load = Arc::clone(&load);
         writers.push(tokio::spawn(async move {
             let suid = uuid::Uuid::new_v4().to_string();
             for n in 0.. {
                 let url = format!("http://127.0.0.1/writer/{writer}/page/{n}");
-                let body = json!({ "site": server.site_key, "suid": suid, "url": url,
+                let body = json!({ "site": load.server.site_key, "suid": suid, "url": url,
                     "title": "Strona", "referrer": "" });
-                let Ok(response) = client
-                    .post(format!("{}/t/pageview", server.base))
+                let Ok(response) = load
+                    .client
+                    .post(format!("{}/t/pageview", load.server.base))
                     .header("Origin", "http://127.0.0.1")
                     .header("Content-Type", "text/plain")
                     .body(body.to_string())
@@ -144,36 +152,27 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
                 };
                 // The status line arrives only once the answer is complete (204, no body).
                 assert_eq!(response.status(), 204);
-                acknowledged
-                    .lock()
-                    .expect("lock")
-                    .page_views
-                    .push((suid.clone(), url));
-                count.fetch_add(1, Ordering::SeqCst);
+                load.acknowledge(|acked| acked.page_views.push((suid.clone(), url)));
             }
         }));
     }
     for writer in 0..2u32 {
         // Thulium: a new customer, then its record in the demo's campaign 00001.
-        let (client, server, acknowledged, count) = (
-            client.clone(),
-            Arc::clone(&server_info),
-            Arc::clone(&acknowledged),
-            Arc::clone(&count),
-        );
+        let load = Arc::clone(&load);
         writers.push(tokio::spawn(async move {
             for n in 0.. {
-                let Ok(customer) = add_contact(&client, &server, format!("60{writer}{n:06}")).await
-                else {
+                let phone = format!("60{writer}{n:06}");
+                let Ok(customer) = add_contact(&load.client, &load.server, phone).await else {
                     return;
                 };
-                acknowledged.lock().expect("lock").contacts.push(customer);
-                let Ok(response) = client
+                load.acknowledge(|acked| acked.contacts.push(customer));
+                let Ok(response) = load
+                    .client
                     .post(format!(
                         "{}/api/batch/crm_outbounds/00001/records",
-                        server.base
+                        load.server.base
                     ))
-                    .basic_auth("demo", Some(&server.token))
+                    .basic_auth("demo", Some(&load.server.token))
                     .json(&json!({ "records": [{ "customer_id": customer, "status_id": 3 }] }))
                     .send()
                     .await
@@ -186,12 +185,7 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
                 let entry = &answer[customer.to_string()];
                 assert_eq!(entry["status"], "ADDED", "{answer}");
                 let record = entry["record_id"].as_u64().expect("record id");
-                acknowledged
-                    .lock()
-                    .expect("lock")
-                    .records
-                    .push((customer, record));
-                count.fetch_add(1, Ordering::SeqCst);
+                load.acknowledge(|acked| acked.records.push((customer, record)));
             }
         }));
     }
@@ -199,7 +193,7 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
     // Kill at a random moment: after a random number of acknowledgements, mid-stream.
     let kill_after = 150 + rand::random::<usize>() % 350;
     let deadline = Instant::now() + Duration::from_secs(120);
-    while count.load(Ordering::SeqCst) < kill_after {
+    while load.count.load(Ordering::SeqCst) < kill_after {
         if writers.iter().any(|writer| writer.is_finished()) {
             break; // a writer failed while the server runs: its panic is reported below
         }
@@ -212,9 +206,10 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
         writer.await.expect("writer ends when the server is gone");
     }
 
-    let acknowledged = Arc::try_unwrap(acknowledged)
+    let acknowledged = Arc::try_unwrap(load)
         .ok()
         .expect("writers are done")
+        .acknowledged
         .into_inner()
         .expect("lock");
     assert!(acknowledged.contacts.len() > 10 && acknowledged.page_views.len() > 10);
