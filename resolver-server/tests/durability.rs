@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,8 @@ struct Load {
     client: reqwest::Client,
     acknowledged: Mutex<Acknowledged>,
     count: AtomicUsize,
+    /// Set just before the kill: from then on a failed request is expected, before it a bug.
+    killed: AtomicBool,
 }
 
 impl Load {
@@ -36,6 +38,14 @@ impl Load {
     fn acknowledge(&self, note: impl FnOnce(&mut Acknowledged)) {
         note(&mut self.acknowledged.lock().expect("lock"));
         self.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A request failed: the writer stops, which is right only once the server was killed.
+    fn failed(&self, what: &str, error: &dyn std::fmt::Debug) {
+        assert!(
+            self.killed.load(Ordering::SeqCst),
+            "{what} failed while the server was running: {error:?}"
+        );
     }
 }
 
@@ -77,6 +87,12 @@ fn start(dir: &std::path::Path) -> (Child, Server) {
         }
     }
     std::thread::spawn(move || lines.for_each(drop));
+    // The banner comes before the listener is bound: wait until it accepts.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server does not listen");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let server = Server {
         base: format!("http://127.0.0.1:{port}"),
         token: token.expect("token in the banner"),
@@ -114,6 +130,7 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
             .expect("client"),
         acknowledged: Mutex::default(),
         count: AtomicUsize::new(0),
+        killed: AtomicBool::new(false),
     });
     let mut writers = Vec::new();
 
@@ -123,8 +140,9 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
         writers.push(tokio::spawn(async move {
             for n in 0.. {
                 let phone = format!("50{writer}{n:06}");
-                let Ok(id) = add_contact(&load.client, &load.server, phone).await else {
-                    return;
+                let id = match add_contact(&load.client, &load.server, phone).await {
+                    Ok(id) => id,
+                    Err(error) => return load.failed("contacts/add", &error),
                 };
                 load.acknowledge(|acked| acked.contacts.push(id));
             }
@@ -139,7 +157,7 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
                 let url = format!("http://127.0.0.1/writer/{writer}/page/{n}");
                 let body = json!({ "site": load.server.site_key, "suid": suid, "url": url,
                     "title": "Strona", "referrer": "" });
-                let Ok(response) = load
+                let response = match load
                     .client
                     .post(format!("{}/t/pageview", load.server.base))
                     .header("Origin", "http://127.0.0.1")
@@ -147,8 +165,9 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
                     .body(body.to_string())
                     .send()
                     .await
-                else {
-                    return;
+                {
+                    Ok(response) => response,
+                    Err(error) => return load.failed("a page view", &error),
                 };
                 // The status line arrives only once the answer is complete (204, no body).
                 assert_eq!(response.status(), 204);
@@ -162,11 +181,12 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
         writers.push(tokio::spawn(async move {
             for n in 0.. {
                 let phone = format!("60{writer}{n:06}");
-                let Ok(customer) = add_contact(&load.client, &load.server, phone).await else {
-                    return;
+                let customer = match add_contact(&load.client, &load.server, phone).await {
+                    Ok(customer) => customer,
+                    Err(error) => return load.failed("contacts/add", &error),
                 };
                 load.acknowledge(|acked| acked.contacts.push(customer));
-                let Ok(response) = load
+                let sent = load
                     .client
                     .post(format!(
                         "{}/api/batch/crm_outbounds/00001/records",
@@ -175,12 +195,14 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
                     .basic_auth("demo", Some(&load.server.token))
                     .json(&json!({ "records": [{ "customer_id": customer, "status_id": 3 }] }))
                     .send()
-                    .await
-                else {
-                    return;
+                    .await;
+                let answer = match sent {
+                    Ok(response) => response.json::<Value>().await,
+                    Err(error) => Err(error),
                 };
-                let Ok(answer) = response.json::<Value>().await else {
-                    return;
+                let answer = match answer {
+                    Ok(answer) => answer,
+                    Err(error) => return load.failed("a Thulium batch", &error),
                 };
                 let entry = &answer[customer.to_string()];
                 assert_eq!(entry["status"], "ADDED", "{answer}");
@@ -200,6 +222,7 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
         assert!(Instant::now() < deadline, "writers stalled");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    load.killed.store(true, Ordering::SeqCst);
     child.kill().expect("SIGKILL"); // no shutdown, no final flush
     child.wait().expect("reaped");
     for writer in writers {

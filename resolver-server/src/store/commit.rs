@@ -108,10 +108,16 @@ fn flush_loop(shared: &Shared, db: &sled::Db) {
             std::mem::take(&mut queue.waiting)
         };
         // Started after every writer in `batch` registered, so it covers their writes.
+        let started = std::time::Instant::now();
         let outcome = db.flush().map(drop).map_err(|error| {
             tracing::error!(%error, "flush failed");
             error.to_string()
         });
+        tracing::debug!(
+            writers = batch.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "group flush"
+        );
         for waiter in batch {
             // A writer that went away (client disconnected) no longer needs the answer.
             let _ = waiter.send(outcome.clone());
