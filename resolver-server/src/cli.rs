@@ -32,6 +32,13 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// An on/off setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the APIs and the tracker over HTTP.
@@ -52,6 +59,17 @@ pub enum Command {
         demo: bool,
         #[command(flatten)]
         limits: ServeLimits,
+        /// Megabytes of sled's page cache, most of the server's memory (sled's own default is
+        /// 1024).
+        #[arg(long, env = "SSRM_CACHE_MB", default_value_t = crate::store::DEFAULT_CACHE_MB)]
+        cache_mb: u64,
+        /// Log every request (path, status, time) to stderr.
+        #[arg(long, env = "SSRM_ACCESS_LOG", value_enum, default_value_t = Switch::On)]
+        access_log: Switch,
+        /// How many clients each rate limiter (trackUser, admin login) remembers; past that the
+        /// least recently useful are forgotten, so memory stays bounded.
+        #[arg(long, env = "SSRM_LIMITER_KEYS", default_value_t = http::limiter::DEFAULT_LIMITER_KEYS)]
+        limiter_keys: usize,
     },
     /// Manage accounts.
     #[command(subcommand)]
@@ -200,8 +218,8 @@ pub enum DomainCommand {
     RequireHash { account: String, domain: String },
 }
 
-fn open_store(dir: &Path) -> anyhow::Result<Store> {
-    Store::open(dir).with_context(|| {
+fn open_store(dir: &Path, cache_mb: u64) -> anyhow::Result<Store> {
+    Store::open_with_cache(dir, cache_mb).with_context(|| {
         format!(
             "cannot open the database in {} (is a server already using it?)",
             dir.display()
@@ -225,7 +243,11 @@ fn format_time(millis: i64) -> String {
 
 /// Runs one command line to completion.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let store = open_store(&cli.data_dir)?;
+    let cache_mb = match cli.command {
+        Command::Serve { cache_mb, .. } => cache_mb,
+        _ => crate::store::DEFAULT_CACHE_MB,
+    };
+    let store = open_store(&cli.data_dir, cache_mb)?;
     match cli.command {
         Command::Serve {
             listen,
@@ -233,6 +255,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             behind_proxy,
             demo,
             limits,
+            cache_mb: _,
+            access_log,
+            limiter_keys,
         } => {
             if demo {
                 print_demo(&ensure_demo(&store, &cli.data_dir)?, &listen);
@@ -242,7 +267,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 ClientAddress::Peer
             };
-            serve(store, &listen, tracker_dir, client_address, &limits)
+            let state = limits.apply(AppState {
+                tracker_dir,
+                client_address,
+                access_log: access_log == Switch::On,
+                ..AppState::new(store).with_limiter_keys(limiter_keys)
+            });
+            serve(state, &listen)
         }
         Command::Contact(ContactCommand::History {
             account: name,
@@ -466,17 +497,11 @@ fn run_campaign(store: &Store, command: CampaignCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn serve(
-    store: Store,
-    listen: &str,
-    tracker_dir: PathBuf,
-    client_address: ClientAddress,
-    limits: &ServeLimits,
-) -> anyhow::Result<()> {
+fn serve(state: AppState, listen: &str) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     // Also brings the domain → owner index up to date for stores written before it existed.
-    for name in domain::shared_domains(&store)? {
+    for name in domain::shared_domains(&state.store)? {
         tracing::warn!(
             domain = %name,
             "domain registered by several accounts: its pages are recognised only by their \
@@ -484,17 +509,7 @@ fn serve(
         );
     }
     tracing::info!(address = %listener.local_addr()?, "serving");
-    actix_web::rt::System::new().block_on(async move {
-        http::run(
-            listener,
-            limits.apply(AppState {
-                tracker_dir,
-                client_address,
-                ..AppState::new(store)
-            }),
-        )?
-        .await
-    })?;
+    actix_web::rt::System::new().block_on(async move { http::run(listener, state)?.await })?;
     Ok(())
 }
 

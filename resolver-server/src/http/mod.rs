@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod body;
+pub mod limiter;
 mod serwersms;
 mod telefum;
 mod thulium;
@@ -14,7 +15,8 @@ use crate::domain::{IngestLimits, IngestQuota, LoginThrottle};
 use crate::store::Store;
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpRequest, HttpServer};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::Quota;
+use limiter::BoundedLimiter;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -29,10 +31,10 @@ pub struct AppState {
     pub store: Store,
     /// Where the built tracker (`ssrm.js`, `ssrm_bg.wasm`) is served from.
     pub tracker_dir: PathBuf,
-    /// Admin login attempts per client address.
-    pub login_limiter: Arc<DefaultKeyedRateLimiter<String>>,
-    /// trackUser calls per client address and site key.
-    pub identify_limiter: Arc<DefaultKeyedRateLimiter<(IpAddr, String)>>,
+    /// Admin login attempts per client address (bounded memory, see `limiter.rs`).
+    pub login_limiter: Arc<BoundedLimiter<String>>,
+    /// trackUser calls per client address (IPv6: per /64) and site key.
+    pub identify_limiter: Arc<BoundedLimiter<(IpAddr, String)>>,
     /// Which address a tracker request is counted against.
     pub client_address: ClientAddress,
     /// Failed password logins per (client address, user name), for every API.
@@ -41,6 +43,10 @@ pub struct AppState {
     pub ingest_quota: Arc<IngestQuota>,
     /// How long a request's body may take to arrive once its headers have; slower is 408.
     pub body_timeout: Duration,
+    /// Whether each request is logged (path, status, time).
+    pub access_log: bool,
+    /// How many keys each limiter remembers.
+    pub limiter_keys: usize,
 }
 
 /// Where the client's address comes from.
@@ -57,19 +63,28 @@ pub enum ClientAddress {
 impl AppState {
     /// Default limits: 10 admin login attempts a minute per address, 10 failed password logins
     /// per address and user name in 10 minutes (every API); trackUser a burst of 10, then one
-    /// every 6 seconds, per address and site; 120 tracker reports a minute per address and
-    /// site; 30 s for a request body. The tracker is served from `www/tracker`.
+    /// every 6 seconds, per address and site (each limiter remembers
+    /// [`limiter::DEFAULT_LIMITER_KEYS`] keys); 120 tracker reports a minute per address and
+    /// site; 30 s for a request body. The tracker is served from `www/tracker`; requests are
+    /// logged.
     pub fn new(store: Store) -> AppState {
-        let ten = NonZeroU32::new(10).expect("10 is not zero");
         AppState {
             store,
             tracker_dir: PathBuf::from("www/tracker"),
-            login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten))),
-            identify_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten).allow_burst(ten))),
+            login_limiter: Arc::new(limiter::bounded(
+                login_quota(),
+                limiter::DEFAULT_LIMITER_KEYS,
+            )),
+            identify_limiter: Arc::new(limiter::bounded(
+                identify_quota(),
+                limiter::DEFAULT_LIMITER_KEYS,
+            )),
             client_address: ClientAddress::Peer,
             login_throttle: Arc::new(LoginThrottle::default()),
             ingest_quota: Arc::new(IngestQuota::default()),
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            access_log: true,
+            limiter_keys: limiter::DEFAULT_LIMITER_KEYS,
         }
     }
 
@@ -91,9 +106,27 @@ impl AppState {
         let quota = Quota::with_period(period)
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
             .allow_burst(burst);
-        self.identify_limiter = Arc::new(RateLimiter::keyed(quota));
+        self.identify_limiter = Arc::new(limiter::bounded(quota, self.limiter_keys));
         self
     }
+
+    /// Both limiters (with their default quotas) remember at most `keys` keys each. Call it
+    /// before [`AppState::with_identify_limit`].
+    pub fn with_limiter_keys(mut self, keys: usize) -> AppState {
+        self.limiter_keys = keys;
+        self.login_limiter = Arc::new(limiter::bounded(login_quota(), keys));
+        self.identify_limiter = Arc::new(limiter::bounded(identify_quota(), keys));
+        self
+    }
+}
+
+fn login_quota() -> Quota {
+    Quota::per_minute(NonZeroU32::new(10).expect("10 is not zero"))
+}
+
+fn identify_quota() -> Quota {
+    let ten = NonZeroU32::new(10).expect("10 is not zero");
+    Quota::per_minute(ten).allow_burst(ten)
 }
 
 /// The address a client is rate-limited by (trackUser, admin login): the TCP peer, or the first `X-Forwarded-For` /
@@ -117,23 +150,19 @@ pub(crate) fn client_address(request: &HttpRequest, policy: ClientAddress) -> Ip
     }
 }
 
-/// Makes every acknowledged write durable before the answer goes out. sled's own
-/// `flush_async` hangs under concurrent callers, so the blocking flush runs on the blocking pool.
+/// Makes every acknowledged write durable before the answer goes out. Concurrent callers share
+/// flushes (group commit, `store/commit.rs`): each waits for the next flush that starts after
+/// its write, so no thread is held while waiting.
 async fn flush(store: &Store) -> Result<(), ()> {
-    let store = store.clone();
-    match web::block(move || store.flush()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => {
-            tracing::error!(%error, "flush failed");
-            Err(())
-        }
-        Err(_) => Err(()),
-    }
+    store.flush_shared().await.map_err(|error| {
+        tracing::error!(%error, "flush failed");
+    })
 }
 
 /// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let body_timeout = state.body_timeout;
+    let access_log = state.access_log;
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -142,7 +171,12 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             // within the deadline or the request is answered 408.
             .wrap_fn(move |request, service| body::deadline(request, service, body_timeout))
             // The path only: query strings may carry credentials (TelefUM sends passwords there).
-            .wrap(middleware::Logger::new("%a %U %s %b %Dms"))
+            // Written through the non-blocking writer main.rs installs; off with
+            // `SSRM_ACCESS_LOG=off`.
+            .wrap(middleware::Condition::new(
+                access_log,
+                middleware::Logger::new("%a %U %s %b %Dms"),
+            ))
             .wrap(middleware::NormalizePath::trim())
             .wrap(middleware::Compress::default())
             .configure(tracker::configure)

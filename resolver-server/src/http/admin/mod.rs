@@ -286,7 +286,8 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
     if expected.is_empty() || !domain::constant_time_eq(expected.as_bytes(), form.csrf.as_bytes()) {
         return forbidden(None);
     }
-    let address = super::client_address(&request, state.client_address).to_string();
+    let address =
+        super::limiter::rate_key(super::client_address(&request, state.client_address)).to_string();
     if state.login_limiter.check_key(&address).is_err() {
         return login_page(
             &request,

@@ -17,6 +17,7 @@ mod wire;
 
 use super::auth::retry_after_seconds;
 use super::body::{read_limited, BodyError};
+use super::limiter::rate_key;
 use super::{client_address, flush, AppState};
 use crate::domain::{self, AccountId, IdentityAnswer, Language, SiteDomain, Suid};
 use actix_web::http::header::{self, HeaderValue};
@@ -28,9 +29,6 @@ use wire::{EventReport, IdentifyAnswer, IdentifyRequest, PageViewReport};
 
 /// Tracker bodies are a URL, a title and a few properties.
 const MAX_TRACKING_BODY: usize = 16 * 1024;
-
-/// Past this many (address, site) keys, the trackUser limiter forgets the ones at full quota.
-const LIMITER_HOUSEKEEPING_KEYS: usize = 50_000;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
@@ -206,19 +204,16 @@ async fn event(
 
 // ----- trackUser -----
 
-/// Whether this client has used up its trackUser quota for this site. Checked in the handler
-/// with `governor` directly (not actix-governor's middleware) because the refusal must be the
-/// ordinary `200 {"success":false,…}` answer in the site's language, after the site is known.
+/// Whether this client (IPv6: its /64) has used up its trackUser quota for this site. Checked
+/// in the handler (not actix-governor's middleware) because the refusal must be the ordinary
+/// `200 {"success":false,…}` answer in the site's language, after the site is known. The
+/// limiter's memory is bounded and an answer costs O(1) (`http/limiter.rs`).
 fn rate_limited(request: &HttpRequest, state: &AppState, site_key: &str) -> bool {
-    let limiter = &state.identify_limiter;
-    if limiter.len() > LIMITER_HOUSEKEEPING_KEYS {
-        limiter.retain_recent();
-    }
     let key = (
-        client_address(request, state.client_address),
+        rate_key(client_address(request, state.client_address)),
         site_key.to_owned(),
     );
-    limiter.check_key(&key).is_err()
+    state.identify_limiter.check_key(&key).is_err()
 }
 
 /// `POST /t/identify` (trackUser). Every outcome — found, not found, not allowed, invalid
