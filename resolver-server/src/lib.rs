@@ -4,7 +4,11 @@
 //! Three layers, one direction: [`http`] (wire formats) → [`domain`] (rules) → [`store`] (sled).
 
 pub mod cli;
+pub mod control;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod serve;
 pub mod store;
+pub mod telemetry;
+pub mod tls;

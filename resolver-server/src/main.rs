@@ -11,7 +11,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match resolver_server::cli::run(resolver_server::cli::Cli::parse()) {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let cli = resolver_server::cli::Cli::parse_from(&argv);
+    match resolver_server::cli::run(cli, argv) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

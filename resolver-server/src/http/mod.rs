@@ -3,6 +3,7 @@
 
 mod admin;
 mod body;
+mod health;
 mod serwersms;
 mod telefum;
 mod thulium;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub identify_limiter: Arc<DefaultKeyedRateLimiter<(IpAddr, String)>>,
     /// Which address a tracker request is counted against.
     pub client_address: ClientAddress,
+    /// How long `/readyz` waits for the store's read and write.
+    pub ready_timeout: Duration,
 }
 
 /// Where the client's address comes from.
@@ -56,6 +59,7 @@ impl AppState {
             login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten))),
             identify_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten).allow_burst(ten))),
             client_address: ClientAddress::Peer,
+            ready_timeout: Duration::from_secs(2),
         }
     }
 
@@ -105,23 +109,56 @@ async fn flush(store: &Store) -> Result<(), ()> {
     }
 }
 
+/// A bound listener, and the TLS configuration if it serves HTTPS.
+pub struct Endpoint {
+    pub listener: TcpListener,
+    pub tls: Option<rustls::ServerConfig>,
+}
+
 /// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let server = run_endpoints(
+        vec![Endpoint {
+            listener,
+            tls: None,
+        }],
+        state,
+        10,
+    )?;
+    Ok(server)
+}
+
+/// Starts serving on every endpoint, plain or HTTPS. The caller stops the server (signals are
+/// not handled here); a graceful stop waits at most `shutdown_timeout` seconds for requests in
+/// flight.
+pub fn run_endpoints(
+    endpoints: Vec<Endpoint>,
+    state: AppState,
+    shutdown_timeout: u64,
+) -> std::io::Result<Server> {
     let state = web::Data::new(state);
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             // The path only: query strings may carry credentials (TelefUM sends passwords there).
             .wrap(middleware::Logger::new("%a %U %s %b %Dms"))
             .wrap(middleware::NormalizePath::trim())
             .wrap(middleware::Compress::default())
+            .wrap(middleware::from_fn(crate::telemetry::observe_requests))
+            .configure(health::configure)
             .configure(tracker::configure)
             .configure(thulium::configure)
             .configure(telefum::configure)
             .configure(admin::configure)
             .configure(serwersms::configure)
     })
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout);
+    for endpoint in endpoints {
+        server = match endpoint.tls {
+            Some(config) => server.listen_rustls_0_23(endpoint.listener, config)?,
+            None => server.listen(endpoint.listener)?,
+        };
+    }
+    Ok(server.run())
 }

@@ -6,6 +6,7 @@
 //! [`Store::flush`] first.
 
 mod activities;
+pub mod backup;
 mod campaigns;
 pub mod keys;
 mod sessions;
@@ -24,7 +25,9 @@ use sled::transaction::{
     TransactionalTree,
 };
 use sled::Transactional;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -72,6 +75,11 @@ pub struct Store {
     db: sled::Db,
     data: sled::Tree,
     auth: sled::Tree,
+    /// The database directory (`None` for a temporary database).
+    dir: Option<PathBuf>,
+    /// Every write holds this shared; a backup holds it exclusively while it copies the files,
+    /// so the copy is of one moment ([`Store::backup_to`]).
+    barrier: Arc<RwLock<()>>,
 }
 
 /// How many times a write that lost a race to a concurrent one is retried before
@@ -83,24 +91,57 @@ impl Store {
     /// a second open fails with a clear error instead of corrupting data.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let db = sled::Config::new().path(dir).open()?;
-        Store::from_db(db)
+        Store::from_db(db, Some(dir.to_owned()))
     }
 
     /// A database that lives only as long as this value (tests, benchmarks).
     pub fn open_temporary() -> Result<Store, StoreError> {
-        Store::from_db(sled::Config::new().temporary(true).open()?)
+        Store::from_db(sled::Config::new().temporary(true).open()?, None)
     }
 
-    fn from_db(db: sled::Db) -> Result<Store, StoreError> {
+    fn from_db(db: sled::Db, dir: Option<PathBuf>) -> Result<Store, StoreError> {
         let data = db.open_tree("data")?;
         let auth = db.open_tree("auth")?;
-        Ok(Store { db, data, auth })
+        Ok(Store {
+            db,
+            data,
+            auth,
+            dir,
+            barrier: Arc::new(RwLock::new(())),
+        })
+    }
+
+    /// Held (shared) by every write; see [`Store::backup_to`].
+    fn write_guard(&self) -> RwLockReadGuard<'_, ()> {
+        self.barrier
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Makes every write so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
+        let started = Instant::now();
         self.db.flush()?;
+        crate::telemetry::store_flushed(started.elapsed());
         Ok(())
+    }
+
+    /// The readiness check: a write, a read of it back, and a flush.
+    pub fn probe(&self) -> Result<(), StoreError> {
+        let stamp = time::OffsetDateTime::now_utc()
+            .unix_timestamp_nanos()
+            .to_be_bytes();
+        {
+            let _guard = self.write_guard();
+            self.db.insert(keys::READINESS_PROBE, &stamp)?;
+        }
+        let read = self.db.get(keys::READINESS_PROBE)?;
+        if read.as_deref() != Some(&stamp[..]) {
+            return Err(StoreError::Corrupt(
+                "the readiness probe did not read back what it wrote".into(),
+            ));
+        }
+        self.flush()
     }
 
     /// Bytes the database occupies on disk.
@@ -110,6 +151,7 @@ impl Store {
 
     /// A new id, unique across the whole database and never reused.
     pub fn next_id(&self) -> Result<u64, StoreError> {
+        let _guard = self.write_guard();
         Ok(self.db.generate_id()? + 1)
     }
 
@@ -117,6 +159,7 @@ impl Store {
         &self,
         body: impl Fn(&TransactionalTree, &TransactionalTree) -> Tx<T>,
     ) -> DomainResult<T> {
+        let _guard = self.write_guard();
         (&self.data, &self.auth)
             .transaction(|(data, auth)| body(data, auth))
             .map_err(|error| match error {
@@ -508,6 +551,7 @@ impl Store {
     }
 
     pub fn insert_group(&self, account: AccountId, group: &Group) -> DomainResult<()> {
+        let _guard = self.write_guard();
         self.data
             .insert(keys::group(account, group.id), encode(group))
             .map_err(StoreError::from)?;

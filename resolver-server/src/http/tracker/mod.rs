@@ -17,6 +17,7 @@ mod wire;
 use super::body::{read_limited, BodyError};
 use super::{client_address, flush, AppState};
 use crate::domain::{self, AccountId, IdentityAnswer, Language, SiteDomain, Suid};
+use crate::telemetry::{self, TrackUserOutcome};
 use actix_files::NamedFile;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
@@ -172,7 +173,10 @@ fn parse<'b, T: Deserialize<'b>>(body: &'b [u8]) -> Result<T, TrackerError> {
 fn acknowledge(outcome: Result<&HeaderValue, TrackerError>) -> HttpResponse {
     match outcome {
         Ok(origin) => with_cors(HttpResponse::NoContent().finish(), origin),
-        Err(error) => error.response(),
+        Err(error) => {
+            telemetry::track_user(TrackUserOutcome::Refused);
+            error.response()
+        }
     }
 }
 
@@ -276,21 +280,29 @@ async fn identify(
                 // only a registered origin is ever named (the tracker reads the blocked answer
                 // as a failure, which is `success:false` too).
                 let answer = IdentityAnswer::refused(current, Language::default());
+                telemetry::track_user(TrackUserOutcome::Refused);
                 return Ok((answer, None));
             }
             Err(error) => return Err(error),
         };
         let answer = if rate_limited(&request, &state, &site.domain.site_key) {
+            telemetry::track_user(TrackUserOutcome::RateLimited);
             domain::refuse_identity(&state.store, site.account, current)?
         } else {
-            domain::resolve_identity(
+            let answer = domain::resolve_identity(
                 &state.store,
                 site.account,
                 &site.domain,
                 current,
                 &call.value_text(),
                 call.hash(),
-            )?
+            )?;
+            telemetry::track_user(if answer.success {
+                TrackUserOutcome::Found
+            } else {
+                TrackUserOutcome::NotFound
+            });
+            answer
         };
         if answer.success {
             flush(&state.store)
@@ -309,6 +321,9 @@ async fn identify(
                 None => response,
             }
         }
-        Err(error) => error.response(),
+        Err(error) => {
+            telemetry::track_user(TrackUserOutcome::Refused);
+            error.response()
+        }
     }
 }
