@@ -184,6 +184,9 @@ async fn contact_exists(client: &reqwest::Client, base: &str, token: &str, id: u
     answer["id"].as_u64() == Some(id)
 }
 
+/// Contact ids the server acknowledged, with when the answer arrived.
+type Acknowledged = Arc<Mutex<Vec<(Instant, u64)>>>;
+
 /// Keeps adding contacts from `tasks` concurrent clients until `stop`; every acknowledged id,
 /// with the instant its answer arrived.
 fn write_load(
@@ -191,10 +194,7 @@ fn write_load(
     token: &str,
     tasks: u64,
     stop: Arc<AtomicBool>,
-) -> (
-    Arc<Mutex<Vec<(Instant, u64)>>>,
-    Vec<tokio::task::JoinHandle<()>>,
-) {
+) -> (Acknowledged, Vec<tokio::task::JoinHandle<()>>) {
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let handles = (0..tasks)
         .map(|task| {
