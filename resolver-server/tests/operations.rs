@@ -184,47 +184,93 @@ async fn contact_exists(client: &reqwest::Client, base: &str, token: &str, id: u
     answer["id"].as_u64() == Some(id)
 }
 
-/// Contact ids the server acknowledged, with when the answer arrived.
-type Acknowledged = Arc<Mutex<Vec<(Instant, u64)>>>;
-
-/// Keeps adding contacts from `tasks` concurrent clients until `stop`; every acknowledged id,
+/// Concurrent clients adding contacts until stopped, and every id the server acknowledged
 /// with the instant its answer arrived.
-fn write_load(
-    base: &str,
-    token: &str,
-    tasks: u64,
+struct Load {
     stop: Arc<AtomicBool>,
-) -> (Acknowledged, Vec<tokio::task::JoinHandle<()>>) {
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let handles = (0..tasks)
-        .map(|task| {
-            let (base, token) = (base.to_owned(), token.to_owned());
-            let (stop, acknowledged) = (Arc::clone(&stop), Arc::clone(&acknowledged));
-            tokio::spawn(async move {
-                let client = reqwest::Client::new();
-                let mut n = task * 1_000_000;
-                while !stop.load(Ordering::SeqCst) {
-                    n += 1;
-                    if let Some(id) = add_contact(&client, &base, &token, n).await {
-                        acknowledged
-                            .lock()
-                            .expect("lock")
-                            .push((Instant::now(), id));
+    acknowledged: Arc<Mutex<Vec<(Instant, u64)>>>,
+    writers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(base: &str, token: &str, tasks: u64) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let writers = (0..tasks)
+            .map(|task| {
+                let (base, token) = (base.to_owned(), token.to_owned());
+                let (stop, acknowledged) = (Arc::clone(&stop), Arc::clone(&acknowledged));
+                tokio::spawn(async move {
+                    let client = reqwest::Client::new();
+                    let mut n = task * 1_000_000;
+                    while !stop.load(Ordering::SeqCst) {
+                        n += 1;
+                        if let Some(id) = add_contact(&client, &base, &token, n).await {
+                            acknowledged
+                                .lock()
+                                .expect("lock")
+                                .push((Instant::now(), id));
+                        }
                     }
-                }
+                })
             })
-        })
-        .collect();
-    (acknowledged, handles)
+            .collect();
+        Load {
+            stop,
+            acknowledged,
+            writers,
+        }
+    }
+
+    fn acknowledged(&self) -> Vec<(Instant, u64)> {
+        self.acknowledged.lock().expect("lock").clone()
+    }
+
+    /// Polls until at least `count` writes were acknowledged (30 s at most).
+    async fn wait_for(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.acknowledged().len() < count {
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {count} writes acknowledged"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Stops the writers and returns every acknowledged id.
+    async fn finish(mut self) -> Vec<(Instant, u64)> {
+        self.stop.store(true, Ordering::SeqCst);
+        for writer in std::mem::take(&mut self.writers) {
+            writer.await.expect("writer");
+        }
+        self.acknowledged()
+    }
+}
+
+/// A temporary directory, a server on `DIR/data` and a token of its account `shop`.
+async fn started(extra: &[&str]) -> (tempfile::TempDir, PathBuf, Server, String) {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, extra).await;
+    // The server holds sled's lock: a command that succeeds now went through the server.
+    let token = shop_token(&data).await;
+    (dir, data, server, token)
+}
+
+async fn assert_all_exist(server: &Server, token: &str, ids: &[u64], what: &str) {
+    let client = reqwest::Client::new();
+    for id in ids {
+        assert!(
+            contact_exists(&client, &server.base, token, *id).await,
+            "{what}: contact {id} missing"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_administration_command_works_while_the_server_runs() {
-    let dir = tempfile::tempdir().expect("dir");
-    let data = dir.path().join("data");
-    let server = Server::start(&data, &[]).await;
-    // The server holds sled's lock: a command that succeeds now went through the server.
-    let token = shop_token(&data).await;
+    let (_dir, data, server, token) = started(&[]).await;
     let client = reqwest::Client::new();
     let contact = add_contact(&client, &server.base, &token, 1)
         .await
@@ -366,13 +412,11 @@ async fn a_stale_socket_does_not_stop_commands_or_the_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn commands_race_api_writes() {
-    let dir = tempfile::tempdir().expect("dir");
-    let data = dir.path().join("data");
-    let server = Server::start(&data, &[]).await;
-    let token = shop_token(&data).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (acknowledged, writers) = write_load(&server.base, &token, 4, Arc::clone(&stop));
+    let (_dir, data, server, token) = started(&[]).await;
+    let load = Load::start(&server.base, &token, 4);
+    load.wait_for(5).await;
     let data2 = data.clone();
+    let commands_began = Instant::now();
     let made = tokio::task::spawn_blocking(move || {
         let mut made = Vec::new();
         for n in 0..10 {
@@ -393,10 +437,8 @@ async fn commands_race_api_writes() {
     })
     .await
     .expect("join");
-    stop.store(true, Ordering::SeqCst);
-    for writer in writers {
-        writer.await.expect("writer");
-    }
+    let commands_ended = Instant::now();
+    let acknowledged = load.finish().await;
     let client = reqwest::Client::new();
     for token in &made {
         let answer: serde_json::Value = client
@@ -418,28 +460,20 @@ async fn commands_race_api_writes() {
             .expect("join")
     };
     assert_eq!(domains.lines().count(), 10, "{domains}");
-    let acknowledged: Vec<u64> = acknowledged
-        .lock()
-        .expect("lock")
-        .iter()
-        .map(|(_, id)| *id)
-        .collect();
-    assert!(!acknowledged.is_empty(), "the API was written meanwhile");
-    for id in &acknowledged {
-        assert!(
-            contact_exists(&client, &server.base, &token, *id).await,
-            "{id}"
-        );
-    }
+    assert!(
+        acknowledged
+            .iter()
+            .any(|(at, _)| (commands_began..commands_ended).contains(at)),
+        "the API was written while the commands ran"
+    );
+    let ids: Vec<u64> = acknowledged.iter().map(|(_, id)| *id).collect();
+    assert_all_exist(&server, &token, &ids, "acknowledged during the commands").await;
     assert!(server.terminate().await.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn health_readiness_and_metrics() {
-    let dir = tempfile::tempdir().expect("dir");
-    let data = dir.path().join("data");
-    let server = Server::start(&data, &[]).await;
-    let token = shop_token(&data).await;
+    let (_dir, _data, server, token) = started(&[]).await;
     let client = reqwest::Client::new();
     let ready = client
         .get(server.url("readyz"))
@@ -499,18 +533,10 @@ async fn health_readiness_and_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn backup_under_write_load_restores_every_contact_acknowledged_before_it() {
-    let dir = tempfile::tempdir().expect("dir");
-    let data = dir.path().join("data");
-    let server = Server::start(&data, &[]).await;
-    let token = shop_token(&data).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (acknowledged, writers) = write_load(&server.base, &token, 4, Arc::clone(&stop));
+    let (dir, data, server, token) = started(&[]).await;
+    let load = Load::start(&server.base, &token, 4);
     // Let some writes land first.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while acknowledged.lock().expect("lock").len() < 50 {
-        assert!(Instant::now() < deadline, "no writes acknowledged");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    load.wait_for(50).await;
     // Relative path: resolved against the directory the command runs in, not the server's.
     let began = Instant::now();
     let (data2, cwd) = (data.clone(), dir.path().to_owned());
@@ -520,24 +546,16 @@ async fn backup_under_write_load_restores_every_contact_acknowledged_before_it()
     .await
     .expect("join");
     assert!(summary.starts_with("backup of "), "{summary}");
-    let before: Vec<u64> = acknowledged
-        .lock()
-        .expect("lock")
+    let before: Vec<u64> = load
+        .acknowledged()
         .iter()
         .filter(|(at, _)| *at < began)
         .map(|(_, id)| *id)
         .collect();
     assert!(before.len() >= 50);
     // Writes went on during and after the backup.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while acknowledged.lock().expect("lock").len() < before.len() + 20 {
-        assert!(Instant::now() < deadline, "writes stopped after the backup");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    stop.store(true, Ordering::SeqCst);
-    for writer in writers {
-        writer.await.expect("writer");
-    }
+    load.wait_for(before.len() + 20).await;
+    load.finish().await;
     // A second backup into the same, now non-empty, directory is refused.
     let (data2, cwd) = (data.clone(), dir.path().to_owned());
     let again = tokio::task::spawn_blocking(move || {
@@ -561,13 +579,7 @@ async fn backup_under_write_load_restores_every_contact_acknowledged_before_it()
     .expect("join");
     assert_eq!(restore, "");
     let server = Server::start(&restored, &[]).await;
-    let client = reqwest::Client::new();
-    for id in &before {
-        assert!(
-            contact_exists(&client, &server.base, &token, *id).await,
-            "contact {id} acknowledged before the backup is missing"
-        );
-    }
+    assert_all_exist(&server, &token, &before, "acknowledged before the backup").await;
     // A restore into a non-empty directory is refused.
     let (backup, target) = (dir.path().join("backup"), server.data_dir.clone());
     let refused = tokio::task::spawn_blocking(move || {
@@ -585,37 +597,20 @@ async fn backup_under_write_load_restores_every_contact_acknowledged_before_it()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_during_a_burst_keeps_every_acknowledged_contact() {
-    let dir = tempfile::tempdir().expect("dir");
-    let data = dir.path().join("data");
-    let server = Server::start(&data, &["--shutdown-timeout", "5"]).await;
-    let token = shop_token(&data).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (acknowledged, writers) = write_load(&server.base, &token, 8, Arc::clone(&stop));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while acknowledged.lock().expect("lock").len() < 30 {
-        assert!(Instant::now() < deadline, "no writes acknowledged");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let (_dir, data, server, token) = started(&["--shutdown-timeout", "5"]).await;
+    let load = Load::start(&server.base, &token, 8);
+    load.wait_for(30).await;
     let status = server.terminate().await;
     assert!(status.success(), "exit status {status:?}");
-    stop.store(true, Ordering::SeqCst);
-    for writer in writers {
-        writer.await.expect("writer");
-    }
-    let acknowledged: Vec<u64> = acknowledged
-        .lock()
-        .expect("lock")
-        .iter()
-        .map(|(_, id)| *id)
-        .collect();
+    let acknowledged: Vec<u64> = load.finish().await.iter().map(|(_, id)| *id).collect();
     let server = Server::start(&data, &[]).await;
-    let client = reqwest::Client::new();
-    for id in &acknowledged {
-        assert!(
-            contact_exists(&client, &server.base, &token, *id).await,
-            "acknowledged contact {id} lost"
-        );
-    }
+    assert_all_exist(
+        &server,
+        &token,
+        &acknowledged,
+        "acknowledged before SIGTERM",
+    )
+    .await;
     assert!(server.terminate().await.success());
 }
 

@@ -4,7 +4,7 @@
 pub mod browser;
 pub mod site;
 
-use resolver_server::domain::{self, Account, AccountId};
+use resolver_server::domain::{self, Account, AccountId, Suid};
 use resolver_server::http::{self, AppState};
 use resolver_server::store::Store;
 use serde_json::Value;
@@ -198,6 +198,36 @@ pub fn python_with_serwersms_client() -> PathBuf {
         );
     }
     python
+}
+
+/// Runs `tests/python/serwersms_client_scenario.py` (the official Python client) against `app`
+/// with `token` and `suid`, asserting it passed; returns its first line (JSON with
+/// `linked_contact`). Under HTTPS the client trusts only the app's own certificate.
+pub async fn run_python_scenario(app: &TestApp, token: &str, suid: Suid) -> Value {
+    let python = tokio::task::spawn_blocking(python_with_serwersms_client)
+        .await
+        .expect("venv");
+    let mut command = Command::new(python);
+    command
+        .arg(repository_root().join("tests/python/serwersms_client_scenario.py"))
+        .arg(format!("{}/", app.base))
+        .arg(token)
+        .arg(suid.to_string());
+    if let Some(ca_file) = &app.ca_file {
+        // `requests` verifies certificates against this bundle.
+        command.env("REQUESTS_CA_BUNDLE", ca_file);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output().expect("python runs"))
+        .await
+        .expect("scenario");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.lines().any(|line| line == "scenario ok"), "{stdout}");
+    serde_json::from_str(stdout.lines().next().expect("first line")).expect("json line")
 }
 
 /// Serves one HTML page at `/` on a fresh loopback port; returns the port. The page can be

@@ -1,54 +1,10 @@
-//! HTTPS with rustls and a self-signed certificate made for the test: the official Python
-//! client, the tracker's endpoints, and the admin pages' cookies (Secure only under HTTPS).
+//! HTTPS with rustls and a self-signed certificate made for the test: the tracker's endpoints
+//! and the admin pages' cookies (Secure only under HTTPS). The official Python client over
+//! HTTPS is in `python_client.rs`.
 
-use resolver_server::domain::{self, ContactId, Suid};
+use resolver_server::domain::{self, Suid};
 use serde_json::{json, Value};
-use ssrm_tests::{python_with_serwersms_client, repository_root, spawn_https_app};
-use std::process::Command;
-
-#[tokio::test]
-async fn official_python_client_runs_the_whole_scenario_over_https() {
-    let app = spawn_https_app().await;
-    assert!(app.base.starts_with("https://"));
-    let shop = app.account("shop");
-    let suid = Suid::random();
-    let python = tokio::task::spawn_blocking(python_with_serwersms_client)
-        .await
-        .expect("venv");
-    let script = repository_root().join("tests/python/serwersms_client_scenario.py");
-    let base = format!("{}/", app.base);
-    let token = shop.token.clone();
-    let ca_file = app.ca_file.clone().expect("certificate file");
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(script)
-            .arg(base)
-            .arg(token)
-            .arg(suid.to_string())
-            // `requests` verifies certificates against this bundle: the test's own CA only.
-            .env("REQUESTS_CA_BUNDLE", ca_file)
-            .output()
-            .expect("python runs")
-    })
-    .await
-    .expect("scenario");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "stdout: {stdout}\nstderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.lines().any(|line| line == "scenario ok"), "{stdout}");
-    let linked: Value =
-        serde_json::from_str(stdout.lines().next().expect("first line")).expect("json line");
-    let contact = ContactId(linked["linked_contact"].as_u64().expect("contact id"));
-    let visitor = app
-        .store
-        .visitor(shop.id(), suid)
-        .expect("store")
-        .expect("visitor created");
-    assert_eq!(visitor.link.map(|link| link.contact), Some(contact));
-}
+use ssrm_tests::spawn_https_app;
 
 #[tokio::test]
 async fn a_plain_http_client_is_not_served_on_the_https_port() {
