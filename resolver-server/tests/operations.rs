@@ -720,6 +720,50 @@ async fn https_with_a_plain_address_and_a_certificate_reread_on_sighup() {
 }
 
 #[test]
+fn backup_and_restore_have_help_and_refuse_bad_directories() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    for command in [["backup", "--help"], ["restore", "--help"]] {
+        assert!(ok(&cli(&data, &command, None)).contains("Usage:"));
+    }
+    ok(&cli(&data, &["account", "add", "shop"], None));
+    // No server: the command opens the store itself. Not inside the data directory, not into a
+    // non-empty directory, and `restore` wants a real backup.
+    let inside = data.join("copy");
+    let refused = cli(&data, &["backup", inside.to_str().expect("UTF-8")], None);
+    assert_eq!(refused.status.code(), Some(1));
+    let occupied = dir.path().join("occupied");
+    std::fs::create_dir(&occupied).expect("dir");
+    std::fs::write(occupied.join("note.txt"), "keep me").expect("file");
+    let refused = cli(&data, &["backup", occupied.to_str().expect("UTF-8")], None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(occupied.join("note.txt")).expect("kept"),
+        "keep me"
+    );
+    let backup = dir.path().join("backup");
+    assert!(ok(&cli(
+        &data,
+        &["backup", backup.to_str().expect("UTF-8")],
+        None
+    ))
+    .starts_with("backup of "));
+    let not_a_backup = cli(
+        &dir.path().join("new"),
+        &["restore", occupied.to_str().expect("UTF-8")],
+        None,
+    );
+    assert_eq!(not_a_backup.status.code(), Some(1));
+    let restored = dir.path().join("new");
+    ok(&cli(
+        &restored,
+        &["restore", backup.to_str().expect("UTF-8")],
+        None,
+    ));
+    assert!(ok(&cli(&restored, &["account", "list"], None)).contains("\tshop\t"));
+}
+
+#[test]
 fn serve_refuses_a_key_that_does_not_match_the_certificate() {
     let dir = tempfile::tempdir().expect("dir");
     let (cert, _) = self_signed();
