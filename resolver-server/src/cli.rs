@@ -1,22 +1,27 @@
-//! The command line: `serve` and the administration commands. Each command parses its
-//! arguments, calls the domain, prints the one thing it promises, and exits non-zero with a
-//! one-line reason on error.
-#![allow(clippy::print_stdout)]
+//! The command line: `serve`, `restore` and the administration commands. Each administration
+//! command parses its arguments, calls the domain, writes the one thing it promises to `out`,
+//! and fails with a one-line reason.
+//!
+//! Every administration command runs through [`run_admin`], whether the CLI opened the store
+//! itself or a running server does it on the CLI's behalf (see [`crate::control`]): a new command
+//! is one more variant of [`AdminCommand`] (or of a sub-enum) and one more arm in `run_admin`
+//! that writes to `out` and reads `stdin`, never the process's own.
 
+use crate::control;
 use crate::demo::{ensure_demo, DemoCredentials};
 use crate::domain::{self, Account, CampaignId, SystemStatus};
-use crate::http::{self, AppState, ClientAddress};
+use crate::serve::{self, ServeArgs};
 use crate::store::Store;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 /// ssrm resolver: recognise a site's visitors; SerwerSMS, TelefUM and Thulium compatible APIs.
 ///
-/// The database (sled) admits one process at a time: run the administration commands while the
-/// server is stopped, or they fail with "database is in use".
+/// Administration commands work whether or not the server runs: with `serve` running on the
+/// same data directory they are carried out by the server (through the socket `control.sock`
+/// in the data directory), otherwise the command opens the database itself.
 #[derive(Debug, Parser)]
 #[command(name = "resolver-server", version)]
 pub struct Cli {
@@ -32,45 +37,25 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// An on/off setting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Switch {
-    On,
-    Off,
-}
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
-    /// Serve the APIs and the tracker over HTTP.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "SSRM_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// Directory holding the built tracker (scripts/build-tracker.sh writes www/tracker).
-        #[arg(long, env = "SSRM_TRACKER_DIR", default_value = "www/tracker")]
-        tracker_dir: PathBuf,
-        /// Count tracker and login requests against the address in `Forwarded` / `X-Forwarded-For`
-        /// (set this only behind a reverse proxy that writes those headers).
-        #[arg(long, env = "SSRM_BEHIND_PROXY")]
-        behind_proxy: bool,
-        /// Create (first time) a demo account with a user, a token and the domains `localhost`
-        /// and `127.0.0.1`, and print their credentials.
-        #[arg(long)]
-        demo: bool,
-        #[command(flatten)]
-        limits: ServeLimits,
-        /// Megabytes of sled's page cache, most of the server's memory (sled's own default is
-        /// 1024).
-        #[arg(long, env = "SSRM_CACHE_MB", default_value_t = crate::store::DEFAULT_CACHE_MB)]
-        cache_mb: u64,
-        /// Log every request (path, status, time) to stderr.
-        #[arg(long, env = "SSRM_ACCESS_LOG", value_enum, default_value_t = Switch::On)]
-        access_log: Switch,
-        /// How many clients each rate limiter (trackUser, admin login) remembers; past that the
-        /// least recently useful are forgotten, so memory stays bounded.
-        #[arg(long, env = "SSRM_LIMITER_KEYS", default_value_t = http::limiter::DEFAULT_LIMITER_KEYS)]
-        limiter_keys: usize,
+    /// Serve the APIs and the tracker over HTTP and HTTPS.
+    Serve(ServeArgs),
+    /// Restore a backup (made by `backup`) into the data directory, which must be empty or
+    /// absent; no server may be running on it.
+    Restore {
+        /// The backup directory.
+        backup: PathBuf,
     },
+    #[command(flatten)]
+    Admin(AdminCommand),
+}
+
+/// The administration commands: everything that works both with and without a running server.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
@@ -89,36 +74,26 @@ pub enum Command {
     /// Manage outbound call campaigns (Thulium API).
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// Write a consistent copy of the database into a new directory, while the server runs
+    /// (writes pause while the files are copied; reads go on). Refuses an existing non-empty
+    /// directory.
+    Backup {
+        /// Where to write the backup (created).
+        dir: PathBuf,
+    },
 }
 
-/// Limits of `serve` against abusive clients (README, section Security).
-#[derive(Debug, clap::Args)]
-pub struct ServeLimits {
-    /// Seconds a request body may take to arrive once its headers have; slower is answered 408.
-    #[arg(long, env = "SSRM_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub body_timeout_secs: u64,
-    /// Page views and events accepted per minute from one client address for one site; over it
-    /// `/t/pageview` and `/t/event` answer 429 and store nothing.
-    #[arg(long, env = "SSRM_INGEST_PER_MINUTE", default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..))]
-    pub ingest_per_minute: u32,
-    /// Page views and events accepted per minute for one site from all addresses together
-    /// (no cap unless set).
-    #[arg(long, env = "SSRM_INGEST_SITE_PER_MINUTE", value_parser = clap::value_parser!(u32).range(1..))]
-    pub ingest_site_per_minute: Option<u32>,
-}
-
-impl ServeLimits {
-    fn apply(&self, state: AppState) -> AppState {
-        AppState {
-            body_timeout: std::time::Duration::from_secs(self.body_timeout_secs),
-            ..state
+impl AdminCommand {
+    /// The command with its relative paths made absolute against `cwd` (the directory the
+    /// operator ran it in, which is not the server's).
+    fn relative_to(self, cwd: &Path) -> AdminCommand {
+        match self {
+            AdminCommand::Backup { dir } => AdminCommand::Backup { dir: cwd.join(dir) },
+            other => other,
         }
-        .with_ingest_limits(domain::IngestLimits {
-            per_client: self.ingest_per_minute,
-            per_site: self.ingest_site_per_minute,
-        })
     }
 }
+
 
 #[derive(Debug, Subcommand)]
 pub enum ContactCommand {
@@ -241,70 +216,107 @@ fn format_time(millis: i64) -> String {
         .unwrap_or_else(|| millis.to_string())
 }
 
-/// Runs one command line to completion.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let cache_mb = match cli.command {
-        Command::Serve { cache_mb, .. } => cache_mb,
-        _ => crate::store::DEFAULT_CACHE_MB,
-    };
-    let store = open_store(&cli.data_dir, cache_mb)?;
+/// Runs one command line to completion. `argv` is the command line `cli` was parsed from: an
+/// administration command is sent as it is to a server running on the data directory.
+pub fn run(cli: Cli, argv: Vec<String>) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve {
-            listen,
-            tracker_dir,
-            behind_proxy,
-            demo,
-            limits,
-            cache_mb: _,
-            access_log,
-            limiter_keys,
-        } => {
-            if demo {
-                print_demo(&ensure_demo(&store, &cli.data_dir)?, &listen);
+        Command::Serve(args) => {
+            let store = open_store(&cli.data_dir, args.cache_mb)?;
+            if args.demo {
+                let listen = args.listen.first().map_or("127.0.0.1:8080", |first| {
+                    first.trim_start_matches("http://")
+                });
+                print_demo(&ensure_demo(&store, &cli.data_dir)?, listen);
             }
-            let client_address = if behind_proxy {
-                ClientAddress::Forwarded
-            } else {
-                ClientAddress::Peer
-            };
-            let state = limits.apply(AppState {
-                tracker_dir,
-                client_address,
-                access_log: access_log == Switch::On,
-                ..AppState::new(store).with_limiter_keys(limiter_keys)
-            });
-            serve(state, &listen)
+            serve::serve(store, &cli.data_dir, args)
         }
-        Command::Contact(ContactCommand::History {
+        Command::Restore { backup } => crate::store::backup::restore(&backup, &cli.data_dir),
+        Command::Admin(command) => {
+            let request = control::Request {
+                argv,
+                cwd: std::env::current_dir().context("cannot read the working directory")?,
+            };
+            let stdin = &mut std::io::stdin().lock();
+            let stdout = &mut std::io::stdout().lock();
+            if let Some(outcome) = control::try_remote(&cli.data_dir, &request, stdin, stdout)? {
+                return outcome;
+            }
+            let store = open_store(&cli.data_dir, crate::store::DEFAULT_CACHE_MB)?;
+            run_admin(&store, command.relative_to(&request.cwd), stdin, stdout)?;
+            stdout.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// Runs a command line received on the control socket: parsed with the same clap structs as
+/// the CLI, then [`run_admin`].
+pub fn run_remote(
+    store: &Store,
+    request: control::Request,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let cli = Cli::try_parse_from(&request.argv).map_err(|error| {
+        anyhow::anyhow!(
+            "the running server does not understand this command line (another version?): {}",
+            error.to_string().lines().next().unwrap_or_default()
+        )
+    })?;
+    match cli.command {
+        Command::Admin(command) => run_admin(store, command.relative_to(&request.cwd), stdin, out),
+        Command::Serve(_) | Command::Restore { .. } => {
+            anyhow::bail!("a server is already running on this data directory")
+        }
+    }
+}
+
+/// Runs one administration command against `store`, reading `stdin` only if the command takes
+/// input, writing its output to `out`. The same code serves the CLI and the control socket.
+pub fn run_admin(
+    store: &Store,
+    command: AdminCommand,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::Backup { dir } => {
+            let summary = store.backup_to(&dir)?;
+            writeln!(out, "{summary}")?;
+            Ok(())
+        }
+        AdminCommand::Contact(ContactCommand::History {
             account: name,
             contact,
         }) => {
-            let account = account(&store, &name)?;
+            let account = account(store, &name)?;
             let paging = domain::Paging::new(Some(1), Some(i64::MAX));
             let mut page = 1;
             loop {
                 let history = domain::contact_history(
-                    &store,
+                    store,
                     account.id,
                     domain::ContactId(contact),
                     domain::Paging { page, ..paging },
                 )?;
                 for entry in &history.items {
                     match entry {
-                        domain::HistoryEntry::PageView(view) => println!(
+                        domain::HistoryEntry::PageView(view) => writeln!(
+                            out,
                             "{}\tpageview\t{}\t{}\t{}",
                             format_time(view.at),
                             view.suid,
                             view.url,
                             view.title
-                        ),
-                        domain::HistoryEntry::Event(event) => println!(
+                        )?,
+                        domain::HistoryEntry::Event(event) => writeln!(
+                            out,
                             "{}\tevent\t{}\t{}\t{}",
                             format_time(event.at),
                             event.suid,
                             event.name,
                             event.props
-                        ),
+                        )?,
                     }
                 }
                 if page >= history.pages {
@@ -314,7 +326,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Account(AccountCommand::Add {
+        AdminCommand::Account(AccountCommand::Add {
             name,
             country,
             language,
@@ -325,60 +337,60 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 domain::Language::Pl
             };
             let account =
-                domain::create_account_with_language(&store, &name, Some(&country), language)?;
+                domain::create_account_with_language(store, &name, Some(&country), language)?;
             store.flush()?;
-            println!("{}", account.id);
+            writeln!(out, "{}", account.id)?;
             Ok(())
         }
-        Command::Account(AccountCommand::List) => {
+        AdminCommand::Account(AccountCommand::List) => {
             for account in store.accounts()? {
-                println!("{}\t{}\t{}", account.id, account.name, account.country);
+                writeln!(out, "{}\t{}\t{}", account.id, account.name, account.country)?;
             }
             Ok(())
         }
-        Command::User(UserCommand::Add {
+        AdminCommand::User(UserCommand::Add {
             account: name,
             username,
             ..
         }) => {
-            let account = account(&store, &name)?;
+            let account = account(store, &name)?;
             let mut password = String::new();
-            std::io::stdin()
+            stdin
                 .read_to_string(&mut password)
                 .context("cannot read the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            domain::add_user(&store, account.id, &username, password)?;
+            domain::add_user(store, account.id, &username, password)?;
             store.flush()?;
             Ok(())
         }
-        Command::User(UserCommand::List { account: name }) => {
-            for user in store.users(account(&store, &name)?.id)? {
-                println!("{}\t{}", user.username, format_time(user.created_at));
+        AdminCommand::User(UserCommand::List { account: name }) => {
+            for user in store.users(account(store, &name)?.id)? {
+                writeln!(out, "{}\t{}", user.username, format_time(user.created_at))?;
             }
             Ok(())
         }
-        Command::Token(TokenCommand::Create {
+        AdminCommand::Token(TokenCommand::Create {
             account: name,
             user,
             expires_days,
         }) => {
-            let account = account(&store, &name)?;
-            let token = domain::create_token(&store, account.id, user.as_deref(), expires_days)?;
+            let account = account(store, &name)?;
+            let token = domain::create_token(store, account.id, user.as_deref(), expires_days)?;
             store.flush()?;
-            println!("{}", token.secret);
+            writeln!(out, "{}", token.secret)?;
             Ok(())
         }
-        Command::Token(TokenCommand::Revoke {
+        AdminCommand::Token(TokenCommand::Revoke {
             account: name,
             token_prefix,
         }) => {
-            let account = account(&store, &name)?;
-            domain::revoke_token(&store, account.id, &token_prefix)?;
+            let account = account(store, &name)?;
+            domain::revoke_token(store, account.id, &token_prefix)?;
             store.flush()?;
             Ok(())
         }
-        Command::Token(TokenCommand::List { account: name }) => {
-            for token in store.tokens(account(&store, &name)?.id)? {
+        AdminCommand::Token(TokenCommand::List { account: name }) => {
+            for token in store.tokens(account(store, &name)?.id)? {
                 let expires = token
                     .expires_at
                     .map(format_time)
@@ -388,50 +400,55 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     .map(format_time)
                     .unwrap_or_else(|| "-".into());
                 let user = token.username.as_deref().unwrap_or("-");
-                println!(
+                writeln!(
+                    out,
                     "{}\t{}\t{}\t{}\t{}",
                     token.prefix,
                     user,
                     format_time(token.created_at),
                     expires,
                     revoked
-                );
+                )?;
             }
             Ok(())
         }
-        Command::Domain(DomainCommand::Add {
+        AdminCommand::Domain(DomainCommand::Add {
             account: name,
             domain,
         }) => {
-            let account = account(&store, &name)?;
+            let account = account(store, &name)?;
             // A store never served since domain owners were indexed gets its index first, so
             // a domain of another account is refused here too.
-            domain::shared_domains(&store)?;
-            let domain = domain::add_domain(&store, account.id, &domain)?;
+            domain::shared_domains(store)?;
+            let domain = domain::add_domain(store, account.id, &domain)?;
             store.flush()?;
-            println!("{}", domain.site_key);
+            writeln!(out, "{}", domain.site_key)?;
             Ok(())
         }
-        Command::Domain(DomainCommand::List { account: name }) => {
-            for domain in store.domains(account(&store, &name)?.id)? {
+        AdminCommand::Domain(DomainCommand::List { account: name }) => {
+            for domain in store.domains(account(store, &name)?.id)? {
                 let verification = if domain.require_hash {
                     "hash-required"
                 } else {
                     "hash-optional"
                 };
-                println!("{}\t{}\t{}", domain.name, domain.site_key, verification);
+                writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    domain.name, domain.site_key, verification
+                )?;
             }
             Ok(())
         }
-        Command::Campaign(command) => run_campaign(&store, command),
-        Command::Domain(DomainCommand::RequireHash {
+        AdminCommand::Campaign(command) => run_campaign(store, command, out),
+        AdminCommand::Domain(DomainCommand::RequireHash {
             account: name,
             domain,
         }) => {
-            let account = account(&store, &name)?;
-            let domain = domain::require_hash(&store, account.id, &domain)?;
+            let account = account(store, &name)?;
+            let domain = domain::require_hash(store, account.id, &domain)?;
             store.flush()?;
-            println!("{}", domain.secret);
+            writeln!(out, "{}", domain.secret)?;
             Ok(())
         }
     }
@@ -442,7 +459,11 @@ fn campaign_id(text: &str) -> anyhow::Result<CampaignId> {
         .with_context(|| format!("{text:?} is not a campaign id (five digits, e.g. 00001)"))
 }
 
-fn run_campaign(store: &Store, command: CampaignCommand) -> anyhow::Result<()> {
+fn run_campaign(
+    store: &Store,
+    command: CampaignCommand,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     match command {
         CampaignCommand::Add {
             account: name,
@@ -450,16 +471,17 @@ fn run_campaign(store: &Store, command: CampaignCommand) -> anyhow::Result<()> {
         } => {
             let campaign = domain::add_campaign(store, account(store, &name)?.id, &campaign)?;
             store.flush()?;
-            println!("{}", campaign.id);
+            writeln!(out, "{}", campaign.id)?;
         }
         CampaignCommand::List { account: name } => {
             for campaign in domain::list_campaigns(store, account(store, &name)?.id)? {
-                println!(
+                writeln!(
+                    out,
                     "{}\t{}\t{}",
                     campaign.id,
                     campaign.name,
                     campaign.statuses.len()
-                );
+                )?;
             }
         }
         CampaignCommand::Status(CampaignStatusCommand::Add {
@@ -481,7 +503,7 @@ fn run_campaign(store: &Store, command: CampaignCommand) -> anyhow::Result<()> {
                 dictionary_id,
             )?;
             store.flush()?;
-            println!("{}", status.id);
+            writeln!(out, "{}", status.id)?;
         }
         CampaignCommand::Status(CampaignStatusCommand::List {
             account: name,
@@ -490,26 +512,16 @@ fn run_campaign(store: &Store, command: CampaignCommand) -> anyhow::Result<()> {
             let campaign =
                 domain::campaign(store, account(store, &name)?.id, &campaign_id(&campaign)?)?;
             for status in campaign.statuses {
-                println!("{}\t{}\t{}", status.id, status.system.as_str(), status.name);
+                writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    status.id,
+                    status.system.as_str(),
+                    status.name
+                )?;
             }
         }
     }
-    Ok(())
-}
-
-fn serve(state: AppState, listen: &str) -> anyhow::Result<()> {
-    let listener =
-        TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
-    // Also brings the domain → owner index up to date for stores written before it existed.
-    for name in domain::shared_domains(&state.store)? {
-        tracing::warn!(
-            domain = %name,
-            "domain registered by several accounts: its pages are recognised only by their \
-             site key (setSite), never by their origin alone"
-        );
-    }
-    tracing::info!(address = %listener.local_addr()?, "serving");
-    actix_web::rt::System::new().block_on(async move { http::run(listener, state)?.await })?;
     Ok(())
 }
 

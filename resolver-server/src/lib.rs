@@ -4,10 +4,14 @@
 //! Three layers, one direction: [`http`] (wire formats) → [`domain`] (rules) → [`store`] (sled).
 
 pub mod cli;
+pub mod control;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod serve;
 pub mod store;
+pub mod telemetry;
+pub mod tls;
 
 /// The property tests' configuration: a fixed seed, so the normal test run is repeatable, unless
 /// `PROPTEST_RNG_SEED` is set; `PROPTEST_CASES` sets how many cases (256 by default). A longer

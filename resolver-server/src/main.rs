@@ -6,7 +6,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = resolver_server::cli::Cli::parse();
+    // The argv goes on to the running server's control socket when there is one.
+    let argv: Vec<String> = std::env::args_os()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let cli = resolver_server::cli::Cli::parse_from(&argv);
     // Buffered and written by a thread of its own, so a request never waits for stderr; colours
     // only for a terminal. The guard flushes what is buffered when main returns.
     let (writer, _guard) = tracing_appender::non_blocking(std::io::stderr());
@@ -18,7 +22,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(writer)
         .init();
-    match resolver_server::cli::run(cli) {
+    match resolver_server::cli::run(cli, argv) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -4,7 +4,7 @@
 pub mod browser;
 pub mod site;
 
-use resolver_server::domain::{self, Account, AccountId};
+use resolver_server::domain::{self, Account, AccountId, Suid};
 use resolver_server::http::{self, AppState};
 use resolver_server::store::Store;
 use serde_json::Value;
@@ -21,6 +21,9 @@ pub struct TestApp {
     pub store: Store,
     pub client: reqwest::Client,
     pub dir: TempDir,
+    /// For an HTTPS server ([`spawn_https_app`]): the PEM file of its self-signed certificate,
+    /// for clients that must be told to trust it.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// An account with a user (password `password-<name>`) and a token.
@@ -45,24 +48,55 @@ pub async fn spawn_app() -> TestApp {
 /// Like [`spawn_app`], with the server's state adjusted first (another tracker directory, a
 /// tiny trackUser quota).
 pub async fn spawn_app_with(adjust: impl FnOnce(AppState) -> AppState) -> TestApp {
+    spawn(adjust, false).await
+}
+
+/// Like [`spawn_app`], serving HTTPS with a self-signed certificate for `127.0.0.1` and
+/// `localhost`, made for this server (rcgen). `client` trusts it; `ca_file` holds it.
+pub async fn spawn_https_app() -> TestApp {
+    spawn(|state| state, true).await
+}
+
+async fn spawn(adjust: impl FnOnce(AppState) -> AppState, https: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Store::open(dir.path()).expect("open store");
+    let store = Store::open(&dir.path().join("data")).expect("open store");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = listener.local_addr().expect("local address").port();
-    let server = http::run(
-        listener,
+    let mut client = reqwest::Client::builder();
+    let (tls, ca_file) = if https {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                .expect("certificate");
+        let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert_file, certified.cert.pem()).expect("write certificate");
+        std::fs::write(&key_file, certified.signing_key.serialize_pem()).expect("write key");
+        let cert = std::sync::Arc::new(
+            resolver_server::tls::ReloadableCert::load(&cert_file, &key_file).expect("load"),
+        );
+        client = client.add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("PEM"),
+        );
+        (Some(cert.server_config()), Some(cert_file))
+    } else {
+        (None, None)
+    };
+    let scheme = if https { "https" } else { "http" };
+    let server = http::run_endpoints(
+        vec![http::Endpoint { listener, tls }],
         adjust(AppState {
             tracker_dir: repository_root().join("www/tracker"),
             ..AppState::new(store.clone())
         }),
+        10,
     )
     .expect("server starts");
     tokio::spawn(server);
     TestApp {
-        base: format!("http://127.0.0.1:{port}"),
+        base: format!("{scheme}://127.0.0.1:{port}"),
         store,
-        client: reqwest::Client::new(),
+        client: client.build().expect("client"),
         dir,
+        ca_file,
     }
 }
 
@@ -210,6 +244,36 @@ pub fn python_with_serwersms_client() -> PathBuf {
         );
     }
     python
+}
+
+/// Runs `tests/python/serwersms_client_scenario.py` (the official Python client) against `app`
+/// with `token` and `suid`, asserting it passed; returns its first line (JSON with
+/// `linked_contact`). Under HTTPS the client trusts only the app's own certificate.
+pub async fn run_python_scenario(app: &TestApp, token: &str, suid: Suid) -> Value {
+    let python = tokio::task::spawn_blocking(python_with_serwersms_client)
+        .await
+        .expect("venv");
+    let mut command = Command::new(python);
+    command
+        .arg(repository_root().join("tests/python/serwersms_client_scenario.py"))
+        .arg(format!("{}/", app.base))
+        .arg(token)
+        .arg(suid.to_string());
+    if let Some(ca_file) = &app.ca_file {
+        // `requests` verifies certificates against this bundle.
+        command.env("REQUESTS_CA_BUNDLE", ca_file);
+    }
+    let output = tokio::task::spawn_blocking(move || command.output().expect("python runs"))
+        .await
+        .expect("scenario");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.lines().any(|line| line == "scenario ok"), "{stdout}");
+    serde_json::from_str(stdout.lines().next().expect("first line")).expect("json line")
 }
 
 /// Serves one HTML page at `/` on a fresh loopback port; returns the port. The page can be

@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod body;
 pub mod limiter;
+mod health;
 mod serwersms;
 mod telefum;
 mod thulium;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub access_log: bool,
     /// How many keys each limiter remembers.
     pub limiter_keys: usize,
+    /// How long `/readyz` waits for the store's read and write.
+    pub ready_timeout: Duration,
 }
 
 /// Where the client's address comes from.
@@ -85,6 +88,7 @@ impl AppState {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             access_log: true,
             limiter_keys: limiter::DEFAULT_LIMITER_KEYS,
+            ready_timeout: Duration::from_secs(2),
         }
     }
 
@@ -159,12 +163,37 @@ async fn flush(store: &Store) -> Result<(), ()> {
     })
 }
 
+/// A bound listener, and the TLS configuration if it serves HTTPS.
+pub struct Endpoint {
+    pub listener: TcpListener,
+    pub tls: Option<rustls::ServerConfig>,
+}
+
 /// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let server = run_endpoints(
+        vec![Endpoint {
+            listener,
+            tls: None,
+        }],
+        state,
+        10,
+    )?;
+    Ok(server)
+}
+
+/// Starts serving on every endpoint, plain or HTTPS. The caller stops the server (signals are
+/// not handled here); a graceful stop waits at most `shutdown_timeout` seconds for requests in
+/// flight.
+pub fn run_endpoints(
+    endpoints: Vec<Endpoint>,
+    state: AppState,
+    shutdown_timeout: u64,
+) -> std::io::Result<Server> {
     let body_timeout = state.body_timeout;
     let access_log = state.access_log;
     let state = web::Data::new(state);
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             // Innermost: every handler's body (extractors and `read_limited` alike) arrives
@@ -179,13 +208,21 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             ))
             .wrap(middleware::NormalizePath::trim())
             .wrap(middleware::Compress::default())
+            .wrap(middleware::from_fn(crate::telemetry::observe_requests))
+            .configure(health::configure)
             .configure(tracker::configure)
             .configure(thulium::configure)
             .configure(telefum::configure)
             .configure(admin::configure)
             .configure(serwersms::configure)
     })
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .disable_signals()
+    .shutdown_timeout(shutdown_timeout);
+    for endpoint in endpoints {
+        server = match endpoint.tls {
+            Some(config) => server.listen_rustls_0_23(endpoint.listener, config)?,
+            None => server.listen(endpoint.listener)?,
+        };
+    }
+    Ok(server.run())
 }

@@ -132,6 +132,7 @@ impl Store {
         campaign: &CampaignId,
         customer: ContactId,
     ) -> Result<Option<u64>, StoreError> {
+        let _guard = self.write_guard();
         let removed = self
             .data
             .remove(keys::campaign_record(account, campaign, customer))?;

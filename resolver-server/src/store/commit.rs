@@ -118,6 +118,7 @@ fn flush_loop(shared: &Shared, db: &sled::Db) {
             micros = started.elapsed().as_micros() as u64,
             "group flush"
         );
+        crate::telemetry::store_flushed(started.elapsed());
         for waiter in batch {
             // A writer that went away (client disconnected) no longer needs the answer.
             let _ = waiter.send(outcome.clone());

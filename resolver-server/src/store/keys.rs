@@ -28,6 +28,9 @@ const CAMPAIGN: u8 = 0x30;
 const CAMPAIGN_SEQUENCE: u8 = 0x31;
 const CAMPAIGN_RECORD: u8 = 0x32;
 
+/// The readiness probe's key, in sled's default tree (neither `data` nor `auth`).
+pub const READINESS_PROBE: &[u8] = b"readiness-probe";
+
 /// Separates a variable-length value from the id that follows it in index keys; phone numbers
 /// and e-mail addresses never contain a NUL byte.
 const SEPARATOR: u8 = 0x00;

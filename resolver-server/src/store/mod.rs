@@ -7,6 +7,7 @@
 
 mod activities;
 mod blacklist;
+pub mod backup;
 mod campaigns;
 mod commit;
 pub mod keys;
@@ -26,8 +27,9 @@ use sled::transaction::{
     TransactionalTree,
 };
 use sled::Transactional;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,6 +80,11 @@ pub struct Store {
     data: sled::Tree,
     auth: sled::Tree,
     committer: Arc<commit::GroupCommit>,
+    /// The database directory (`None` for a temporary database).
+    dir: Option<PathBuf>,
+    /// Every write holds this shared; a backup holds it exclusively while it copies the files,
+    /// so the copy is of one moment ([`Store::backup_to`]).
+    barrier: Arc<RwLock<()>>,
 }
 
 /// sled's page cache when nothing else is asked for (`serve --cache-mb`).
@@ -101,15 +108,15 @@ impl Store {
             .path(dir)
             .cache_capacity(cache_mb.saturating_mul(1024 * 1024))
             .open()?;
-        Store::from_db(db)
+        Store::from_db(db, Some(dir.to_owned()))
     }
 
     /// A database that lives only as long as this value (tests, benchmarks).
     pub fn open_temporary() -> Result<Store, StoreError> {
-        Store::from_db(sled::Config::new().temporary(true).open()?)
+        Store::from_db(sled::Config::new().temporary(true).open()?, None)
     }
 
-    fn from_db(db: sled::Db) -> Result<Store, StoreError> {
+    fn from_db(db: sled::Db, dir: Option<PathBuf>) -> Result<Store, StoreError> {
         let data = db.open_tree("data")?;
         let auth = db.open_tree("auth")?;
         let committer = Arc::new(commit::GroupCommit::start(db.clone())?);
@@ -118,12 +125,23 @@ impl Store {
             data,
             auth,
             committer,
+            dir,
+            barrier: Arc::new(RwLock::new(())),
         })
+    }
+
+    /// Held (shared) by every write; see [`Store::backup_to`].
+    fn write_guard(&self) -> RwLockReadGuard<'_, ()> {
+        self.barrier
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Makes every write so far durable (the CLI, before it exits).
     pub fn flush(&self) -> Result<(), StoreError> {
+        let started = Instant::now();
         self.db.flush()?;
+        crate::telemetry::store_flushed(started.elapsed());
         Ok(())
     }
 
@@ -134,6 +152,24 @@ impl Store {
         self.committer.commit().await
     }
 
+    /// The readiness check: a write, a read of it back, and a flush.
+    pub fn probe(&self) -> Result<(), StoreError> {
+        let stamp = time::OffsetDateTime::now_utc()
+            .unix_timestamp_nanos()
+            .to_be_bytes();
+        {
+            let _guard = self.write_guard();
+            self.db.insert(keys::READINESS_PROBE, &stamp)?;
+        }
+        let read = self.db.get(keys::READINESS_PROBE)?;
+        if read.as_deref() != Some(&stamp[..]) {
+            return Err(StoreError::Corrupt(
+                "the readiness probe did not read back what it wrote".into(),
+            ));
+        }
+        self.flush()
+    }
+
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
@@ -141,6 +177,7 @@ impl Store {
 
     /// A new id, unique across the whole database and never reused.
     pub fn next_id(&self) -> Result<u64, StoreError> {
+        let _guard = self.write_guard();
         Ok(self.db.generate_id()? + 1)
     }
 
@@ -148,6 +185,7 @@ impl Store {
         &self,
         body: impl Fn(&TransactionalTree, &TransactionalTree) -> Tx<T>,
     ) -> DomainResult<T> {
+        let _guard = self.write_guard();
         (&self.data, &self.auth)
             .transaction(|(data, auth)| body(data, auth))
             .map_err(|error| match error {
@@ -547,6 +585,7 @@ impl Store {
             }
             batch.insert(keys::contact(account, contact.id), encode(&contact));
         }
+        let _guard = self.write_guard();
         self.data.apply_batch(batch).map_err(StoreError::from)?;
         Ok(())
     }
@@ -625,6 +664,7 @@ impl Store {
     }
 
     pub fn insert_group(&self, account: AccountId, group: &Group) -> DomainResult<()> {
+        let _guard = self.write_guard();
         self.data
             .insert(keys::group(account, group.id), encode(group))
             .map_err(StoreError::from)?;

@@ -5,6 +5,7 @@ use crate::domain::Session;
 
 impl Store {
     pub fn insert_session(&self, sha256_hex: &str, session: &Session) -> Result<(), StoreError> {
+        let _guard = self.write_guard();
         self.auth
             .insert(keys::auth::session(sha256_hex), encode(session))?;
         Ok(())
@@ -18,6 +19,7 @@ impl Store {
     }
 
     pub fn remove_session(&self, sha256_hex: &str) -> Result<(), StoreError> {
+        let _guard = self.write_guard();
         self.auth.remove(keys::auth::session(sha256_hex))?;
         Ok(())
     }

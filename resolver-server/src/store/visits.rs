@@ -32,7 +32,9 @@ impl Store {
                 encode(view),
             )?;
             Ok(())
-        })
+        })?;
+        crate::telemetry::page_view_stored();
+        Ok(())
     }
 
     pub fn insert_tracked_event(
@@ -47,7 +49,9 @@ impl Store {
                 encode(event),
             )?;
             Ok(())
-        })
+        })?;
+        crate::telemetry::event_stored();
+        Ok(())
     }
 
     /// A visitor's page views, oldest first.

@@ -20,6 +20,7 @@ use super::body::{read_limited, BodyError};
 use super::limiter::rate_key;
 use super::{client_address, flush, AppState};
 use crate::domain::{self, AccountId, IdentityAnswer, Language, SiteDomain, Suid};
+use crate::telemetry::{self, TrackUserOutcome};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -133,7 +134,10 @@ fn within_quota(
 fn acknowledge(outcome: Result<&HeaderValue, TrackerError>) -> HttpResponse {
     match outcome {
         Ok(origin) => with_cors(HttpResponse::NoContent().finish(), origin),
-        Err(error) => error.response(),
+        Err(error) => {
+            telemetry::track_user(TrackUserOutcome::Refused);
+            error.response()
+        }
     }
 }
 
@@ -236,21 +240,29 @@ async fn identify(
                 // only a registered origin is ever named (the tracker reads the blocked answer
                 // as a failure, which is `success:false` too).
                 let answer = IdentityAnswer::refused(current, Language::default());
+                telemetry::track_user(TrackUserOutcome::Refused);
                 return Ok((answer, None));
             }
             Err(error) => return Err(error),
         };
         let answer = if rate_limited(&request, &state, &site.domain.site_key) {
+            telemetry::track_user(TrackUserOutcome::RateLimited);
             domain::refuse_identity(&state.store, site.account, current)?
         } else {
-            domain::resolve_identity(
+            let answer = domain::resolve_identity(
                 &state.store,
                 site.account,
                 &site.domain,
                 current,
                 &call.value_text(),
                 call.hash(),
-            )?
+            )?;
+            telemetry::track_user(if answer.success {
+                TrackUserOutcome::Found
+            } else {
+                TrackUserOutcome::NotFound
+            });
+            answer
         };
         if answer.success {
             flush(&state.store)
@@ -269,6 +281,9 @@ async fn identify(
                 None => response,
             }
         }
-        Err(error) => error.response(),
+        Err(error) => {
+            telemetry::track_user(TrackUserOutcome::Refused);
+            error.response()
+        }
     }
 }
