@@ -110,18 +110,34 @@ pub fn record_page_view(
     title: &str,
     referrer: &str,
 ) -> DomainResult<PageView> {
+    record_page_view_at(store, account, suid, url, title, referrer, now_millis())
+}
+
+/// [`record_page_view`] at a given time (imports of older data, tests of time windows). The
+/// account's page-view rules are evaluated before it returns: a firing's deliveries are in the
+/// outbox by then.
+pub fn record_page_view_at(
+    store: &Store,
+    account: AccountId,
+    suid: Suid,
+    url: &str,
+    title: &str,
+    referrer: &str,
+    at: Millis,
+) -> DomainResult<PageView> {
     let view = PageView {
         id: store.next_id()?,
         suid,
         url: limited("url", url, MAX_URL_LEN)?,
         title: limited("title", title, MAX_TITLE_LEN)?,
         referrer: limited("referrer", referrer, MAX_URL_LEN)?,
-        at: now_millis(),
+        at,
     };
     if view.url.is_empty() {
         return Err(DomainError::MissingField { field: "url" });
     }
     store.insert_page_view(account, &view)?;
+    super::automation::after_page_view(store, account, &view)?;
     Ok(view)
 }
 
@@ -136,6 +152,20 @@ pub fn record_event(
     name: &str,
     props: &str,
     url: &str,
+) -> DomainResult<TrackedEvent> {
+    record_event_at(store, account, suid, name, props, url, now_millis())
+}
+
+/// [`record_event`] at a given time. The account's event rules are evaluated before it
+/// returns.
+pub fn record_event_at(
+    store: &Store,
+    account: AccountId,
+    suid: Suid,
+    name: &str,
+    props: &str,
+    url: &str,
+    at: Millis,
 ) -> DomainResult<TrackedEvent> {
     let name = name.trim();
     if name.is_empty() {
@@ -153,9 +183,10 @@ pub fn record_event(
         name: limited("name", name, MAX_EVENT_NAME_LEN)?,
         props: props.to_owned(),
         url: limited("url", url, MAX_URL_LEN)?,
-        at: now_millis(),
+        at,
     };
     store.insert_tracked_event(account, &event)?;
+    super::automation::after_event(store, account, &event)?;
     Ok(event)
 }
 
@@ -301,7 +332,11 @@ pub fn resolve_identity(
     } else {
         LinkCause::TrackUser
     };
+    let before = super::automation::link_of(store, account, current)?;
     let suid = store.link_visitor(account, contact, current, cause)?;
+    if super::automation::newly_linked(store, account, current, before, contact)? {
+        super::automation::after_link(store, account, contact, now_millis())?;
+    }
     Ok(IdentityAnswer {
         success: true,
         suid,

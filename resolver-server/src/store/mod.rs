@@ -8,6 +8,7 @@
 mod activities;
 mod campaigns;
 pub mod keys;
+mod rules;
 mod sessions;
 mod visits;
 
@@ -72,6 +73,12 @@ pub struct Store {
     db: sled::Db,
     data: sled::Tree,
     auth: sled::Tree,
+    /// Deliveries waiting for an attempt (`keys::outbox`).
+    outbox: sled::Tree,
+    /// Each account's enabled rules, read once and dropped whenever a rule changes.
+    rule_cache: rules::RuleCache,
+    /// Woken whenever a delivery is queued, so the worker need not poll.
+    outbox_signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// How many times a write that lost a race to a concurrent one is retried before
@@ -94,7 +101,15 @@ impl Store {
     fn from_db(db: sled::Db) -> Result<Store, StoreError> {
         let data = db.open_tree("data")?;
         let auth = db.open_tree("auth")?;
-        Ok(Store { db, data, auth })
+        let outbox = db.open_tree("outbox")?;
+        Ok(Store {
+            db,
+            data,
+            auth,
+            outbox,
+            rule_cache: rules::RuleCache::default(),
+            outbox_signal: std::sync::Arc::default(),
+        })
     }
 
     /// Makes every write so far durable.
