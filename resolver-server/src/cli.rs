@@ -50,6 +50,10 @@ pub enum Command {
         /// and `127.0.0.1`, and print their credentials.
         #[arg(long)]
         demo: bool,
+        /// Let rule webhooks and SMS gateways reach loopback and private-network addresses
+        /// (refused by default: a rule must not become a way into the server's network).
+        #[arg(long, env = "SSRM_ALLOW_PRIVATE_TARGETS")]
+        allow_private_targets: bool,
     },
     /// Manage accounts.
     #[command(subcommand)]
@@ -69,6 +73,53 @@ pub enum Command {
     /// Manage outbound call campaigns (Thulium API).
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// Manage behaviour rules (what visitors do triggers actions).
+    #[command(subcommand)]
+    Rule(RuleCommand),
+    /// Manage the account's SMS gateway (SerwerSMS API v2 compatible) used by rules.
+    #[command(subcommand)]
+    Gateway(GatewayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCommand {
+    /// Add a rule given as JSON on standard input; prints only its id.
+    Add { account: String },
+    /// List rules: one JSON object a line with id, name, enabled and fire counts.
+    List { account: String },
+    /// Print a rule's JSON (webhook secrets hidden) and its last firings.
+    Show { account: String, id: u64 },
+    /// Replace a rule's definition with the JSON on standard input.
+    Edit { account: String, id: u64 },
+    /// Switch a rule on.
+    Enable { account: String, id: u64 },
+    /// Switch a rule off.
+    Disable { account: String, id: u64 },
+    /// Delete a rule (its log and queued deliveries stay).
+    Delete { account: String, id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// Set the SMS gateway: its API root URL and a token, or a username with the password on
+    /// standard input.
+    Set {
+        account: String,
+        #[arg(long)]
+        url: String,
+        #[arg(long, conflicts_with_all = ["username", "password_stdin"], required_unless_present = "username")]
+        token: Option<String>,
+        #[arg(long, requires = "password_stdin")]
+        username: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long, requires = "username")]
+        password_stdin: bool,
+        /// Default sender name (1 to 11 characters).
+        #[arg(long)]
+        sender: Option<String>,
+    },
+    /// Show the gateway's URL, how it authenticates and its sender (never the secret).
+    Show { account: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +252,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             tracker_dir,
             behind_proxy,
             demo,
+            allow_private_targets,
         } => {
             if demo {
                 print_demo(&ensure_demo(&store, &cli.data_dir)?, &listen);
@@ -210,7 +262,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 ClientAddress::Peer
             };
-            serve(store, &listen, tracker_dir, client_address)
+            let targets = if allow_private_targets {
+                crate::delivery::TargetPolicy::AllowPrivate
+            } else {
+                crate::delivery::TargetPolicy::PublicOnly
+            };
+            serve(store, &listen, tracker_dir, client_address, targets)
         }
         Command::Contact(ContactCommand::History {
             account: name,
@@ -241,6 +298,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                             event.suid,
                             event.name,
                             event.props
+                        ),
+                        domain::HistoryEntry::Rule(delivery) => println!(
+                            "{}\trule\t{}\t{}\t{}",
+                            format_time(delivery.created_at),
+                            delivery
+                                .contact
+                                .suid
+                                .map(|suid| suid.to_string())
+                                .unwrap_or_else(|| "-".into()),
+                            delivery.rule_name,
+                            delivery.summary()
                         ),
                     }
                 }
@@ -358,6 +426,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Campaign(command) => run_campaign(&store, command),
+        Command::Rule(command) => run_rule(&store, command),
+        Command::Gateway(command) => run_gateway(&store, command),
         Command::Domain(DomainCommand::RequireHash {
             account: name,
             domain,
@@ -431,11 +501,147 @@ fn run_campaign(store: &Store, command: CampaignCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn read_stdin(what: &str) -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {what} from standard input"))?;
+    Ok(text)
+}
+
+/// A rule error as the one line the CLI prints: the field's path and what is wrong.
+fn rule_failure(error: domain::RuleError) -> anyhow::Error {
+    anyhow::anyhow!("{error}")
+}
+
+fn warn(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
+fn run_rule(store: &Store, command: RuleCommand) -> anyhow::Result<()> {
+    let switch = match &command {
+        RuleCommand::Enable { .. } => domain::RuleState::On,
+        _ => domain::RuleState::Off,
+    };
+    match command {
+        RuleCommand::Add { account: name } => {
+            let account = account(store, &name)?;
+            let spec = domain::parse_rule(&read_stdin("the rule")?).map_err(rule_failure)?;
+            let saved = domain::add_rule(store, account.id, spec).map_err(rule_failure)?;
+            store.flush()?;
+            warn(&saved.warnings);
+            println!("{}", saved.rule.id);
+        }
+        RuleCommand::Edit { account: name, id } => {
+            let account = account(store, &name)?;
+            let id = domain::RuleId(id);
+            let stored = domain::view_rule(store, account.id, id).map_err(rule_failure)?;
+            let mut spec = domain::parse_rule(&read_stdin("the rule")?).map_err(rule_failure)?;
+            domain::keep_hidden_secrets(&mut spec, &stored.spec);
+            let saved = domain::update_rule(store, account.id, id, spec).map_err(rule_failure)?;
+            store.flush()?;
+            warn(&saved.warnings);
+        }
+        RuleCommand::List { account: name } => {
+            for (rule, stats) in domain::list_rules(store, account(store, &name)?.id)? {
+                let line = serde_json::json!({
+                    "id": rule.id.0,
+                    "name": rule.spec.name,
+                    "enabled": rule.spec.enabled,
+                    "fired": stats.fired,
+                    "delivered": stats.delivered,
+                    "failed": stats.failed,
+                    "last_fired": stats.last_fired_at.map(format_time),
+                });
+                println!("{line}");
+            }
+        }
+        RuleCommand::Show { account: name, id } => {
+            let account = account(store, &name)?;
+            let rule =
+                domain::view_rule(store, account.id, domain::RuleId(id)).map_err(rule_failure)?;
+            let mut shown = serde_json::to_value(domain::shown_spec(&rule.spec))?;
+            shown["id"] = rule.id.0.into();
+            println!("{}", serde_json::to_string_pretty(&shown)?);
+            for (firing, deliveries) in domain::rule_log(store, account.id, rule.id, 100)? {
+                for delivery in deliveries {
+                    println!(
+                        "{}\tcontact {}\tdelivery {}\t{}\t{}",
+                        format_time(firing.at),
+                        firing.contact,
+                        delivery.id,
+                        delivery.state.as_str(),
+                        delivery.summary()
+                    );
+                }
+            }
+        }
+        RuleCommand::Enable { account: name, id } | RuleCommand::Disable { account: name, id } => {
+            let account = account(store, &name)?;
+            domain::set_rule_enabled(store, account.id, domain::RuleId(id), switch)
+                .map_err(rule_failure)?;
+            store.flush()?;
+        }
+        RuleCommand::Delete { account: name, id } => {
+            let account = account(store, &name)?;
+            domain::delete_rule(store, account.id, domain::RuleId(id)).map_err(rule_failure)?;
+            store.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn run_gateway(store: &Store, command: GatewayCommand) -> anyhow::Result<()> {
+    match command {
+        GatewayCommand::Set {
+            account: name,
+            url,
+            token,
+            username,
+            password_stdin: _,
+            sender,
+        } => {
+            let account = account(store, &name)?;
+            let credentials = match (token, username) {
+                (Some(token), _) => domain::GatewayCredentials::Token(token),
+                (None, Some(username)) => {
+                    let password = read_stdin("the password")?;
+                    domain::GatewayCredentials::Password {
+                        username,
+                        password: password.trim_end_matches(['\r', '\n']).to_owned(),
+                    }
+                }
+                (None, None) => anyhow::bail!("give --token, or --username with --password-stdin"),
+            };
+            let (_, warning) =
+                domain::set_sms_gateway(store, account.id, &url, credentials, sender.as_deref())
+                    .map_err(rule_failure)?;
+            store.flush()?;
+            warn(warning.as_slice());
+        }
+        GatewayCommand::Show { account: name } => {
+            match domain::sms_gateway(store, account(store, &name)?.id)? {
+                Some(gateway) => println!(
+                    "{}\t{}\t{}",
+                    gateway.url,
+                    gateway.auth_description(),
+                    gateway.sender.as_deref().unwrap_or("-")
+                ),
+                None => anyhow::bail!("no SMS gateway set for {name:?}"),
+            }
+        }
+    }
+    Ok(())
+}
+
 fn serve(
     store: Store,
     listen: &str,
     tracker_dir: PathBuf,
     client_address: ClientAddress,
+    targets: crate::delivery::TargetPolicy,
 ) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
@@ -446,6 +652,7 @@ fn serve(
             AppState {
                 tracker_dir,
                 client_address,
+                delivery: crate::delivery::DeliveryOptions { targets },
                 ..AppState::new(store)
             },
         )?

@@ -4,6 +4,7 @@
 //! Three layers, one direction: [`http`] (wire formats) → [`domain`] (rules) → [`store`] (sled).
 
 pub mod cli;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod http;

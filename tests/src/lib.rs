@@ -2,6 +2,7 @@
 //! helpers to call it the way real clients do.
 
 pub mod browser;
+pub mod receivers;
 pub mod site;
 
 use resolver_server::domain::{self, Account, AccountId};
@@ -43,7 +44,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Like [`spawn_app`], with the server's state adjusted first (another tracker directory, a
-/// tiny trackUser quota).
+/// tiny trackUser quota). Rule deliveries may reach loopback receivers (the tests' webhook
+/// receiver and SMS gateway), as with `serve --allow-private-targets`.
 pub async fn spawn_app_with(adjust: impl FnOnce(AppState) -> AppState) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = Store::open(dir.path()).expect("open store");
@@ -53,6 +55,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(AppState) -> AppState) -> TestAp
         listener,
         adjust(AppState {
             tracker_dir: repository_root().join("www/tracker"),
+            delivery: resolver_server::delivery::DeliveryOptions {
+                targets: resolver_server::delivery::TargetPolicy::AllowPrivate,
+            },
             ..AppState::new(store.clone())
         }),
     )

@@ -236,26 +236,33 @@ pub fn retry_gap(failures: u32) -> Millis {
     (FIRST_RETRY << doublings).min(MAX_RETRY_GAP)
 }
 
-/// Deliveries due at `now` or earlier, oldest first (at most `limit`).
-pub fn due_deliveries(
+/// The first `limit` waiting deliveries (due time, account, id), earliest due first.
+pub fn waiting_deliveries(
     store: &Store,
-    now: Millis,
     limit: usize,
-) -> DomainResult<Vec<(AccountId, DeliveryId)>> {
-    Ok(store.due_deliveries(now, limit)?)
+) -> DomainResult<Vec<(Millis, AccountId, DeliveryId)>> {
+    Ok(store.waiting_deliveries(limit)?)
 }
 
-/// When the next delivery is due, if any is waiting.
-pub fn next_due(store: &Store) -> DomainResult<Option<Millis>> {
-    Ok(store.next_due()?)
-}
-
-pub fn delivery(
+/// The pending delivery behind an outbox entry; `None` (and the entry dropped) when it is done,
+/// failed or gone, so a stale entry is never attempted twice.
+pub fn pending_delivery(
     store: &Store,
+    due: Millis,
     account: AccountId,
     id: DeliveryId,
 ) -> DomainResult<Option<Delivery>> {
-    Ok(store.delivery(account, id)?)
+    match store.delivery(account, id)? {
+        Some(delivery)
+            if delivery.state == DeliveryState::Pending && delivery.next_at == Some(due) =>
+        {
+            Ok(Some(delivery))
+        }
+        _ => {
+            store.remove_due(due, account, id)?;
+            Ok(None)
+        }
+    }
 }
 
 /// Records an attempt and decides what follows: done, another try after [`retry_gap`], or

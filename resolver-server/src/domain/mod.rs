@@ -37,10 +37,10 @@ pub use contacts::{
     ContactListItem, ContactQuery, ContactSort, GroupFilter, ImportReport, PhoneGroup,
 };
 pub use deliveries::{
-    apply_local_action, delivery, due_deliveries, may_text, next_due, record_attempt, retry_gap,
-    rule_log, set_sms_gateway, sms_gateway, Attempt, AttemptOutcome, ContactSnapshot, Delivery,
-    DeliveryAction, DeliveryState, Firing, FiringMark, GatewayCredentials, SmsGateway, TriggerInfo,
-    TriggerKind, GIVE_UP_AFTER,
+    apply_local_action, may_text, pending_delivery, record_attempt, retry_gap, rule_log,
+    set_sms_gateway, sms_gateway, waiting_deliveries, Attempt, AttemptOutcome, ContactSnapshot,
+    Delivery, DeliveryAction, DeliveryState, Firing, FiringMark, GatewayCredentials, SmsGateway,
+    TriggerInfo, TriggerKind, GIVE_UP_AFTER,
 };
 pub use email::Email;
 pub use error::{DomainError, DomainResult, Entity};

@@ -5,6 +5,7 @@
 //! Spec: `shared/spec/tracker.md`, sections trackUser, Identity rules, Resolver endpoints.
 
 use super::activities::Activity;
+use super::deliveries::Delivery;
 use super::email::Email;
 use super::error::{DomainError, DomainResult, Entity};
 use super::ids::{AccountId, ContactId, Suid};
@@ -375,6 +376,8 @@ fn choose(
 pub enum HistoryEntry {
     PageView(PageView),
     Event(TrackedEvent),
+    /// An action of a behaviour rule that fired for the contact, with its delivery's state.
+    Rule(Delivery),
 }
 
 impl HistoryEntry {
@@ -382,6 +385,7 @@ impl HistoryEntry {
         match self {
             HistoryEntry::PageView(view) => view.at,
             HistoryEntry::Event(event) => event.at,
+            HistoryEntry::Rule(delivery) => delivery.created_at,
         }
     }
 
@@ -390,6 +394,7 @@ impl HistoryEntry {
         let id = match self {
             HistoryEntry::PageView(view) => view.id,
             HistoryEntry::Event(event) => event.id,
+            HistoryEntry::Rule(delivery) => delivery.id.0,
         };
         (std::cmp::Reverse(self.at()), std::cmp::Reverse(id))
     }
@@ -422,8 +427,9 @@ fn linked_entries(
     Ok(entries)
 }
 
-/// The page views and events of every visitor linked to the contact, newest first, one page.
-/// `NotFound(Contact)` when the contact is not the account's.
+/// The page views and events of every visitor linked to the contact, and the actions of the
+/// rules that fired for it, newest first, one page. `NotFound(Contact)` when the contact is not
+/// the account's.
 pub fn contact_history(
     store: &Store,
     account: AccountId,
@@ -431,16 +437,24 @@ pub fn contact_history(
     paging: Paging,
 ) -> DomainResult<Page<HistoryEntry>> {
     let mut entries = linked_entries(store, account, contact)?;
+    entries.extend(
+        store
+            .contact_deliveries(account, contact)?
+            .into_iter()
+            .map(HistoryEntry::Rule),
+    );
     entries.sort_by_key(HistoryEntry::newest_first);
     Ok(Page::of(entries, paging))
 }
 
-/// One line of a contact's timeline: a logged call or SMS, a page view or a custom event.
+/// One line of a contact's timeline: a logged call or SMS, a page view, a custom event or an
+/// action of a rule that fired.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TimelineEntry {
     Activity(Activity),
     PageView(PageView),
     Event(TrackedEvent),
+    Rule(Delivery),
 }
 
 impl TimelineEntry {
@@ -449,6 +463,7 @@ impl TimelineEntry {
             TimelineEntry::Activity(activity) => activity.at,
             TimelineEntry::PageView(view) => view.at,
             TimelineEntry::Event(event) => event.at,
+            TimelineEntry::Rule(delivery) => delivery.created_at,
         }
     }
 }
@@ -465,8 +480,15 @@ pub fn contact_timeline(
         .map(|entry| match entry {
             HistoryEntry::PageView(view) => TimelineEntry::PageView(view),
             HistoryEntry::Event(event) => TimelineEntry::Event(event),
+            HistoryEntry::Rule(delivery) => TimelineEntry::Rule(delivery),
         })
         .collect();
+    entries.extend(
+        store
+            .contact_deliveries(account, contact)?
+            .into_iter()
+            .map(TimelineEntry::Rule),
+    );
     entries.extend(
         store
             .activities(account, contact)?
@@ -932,6 +954,7 @@ mod tests {
             .map(|entry| match entry {
                 HistoryEntry::PageView(view) => view.url.as_str(),
                 HistoryEntry::Event(event) => event.name.as_str(),
+                HistoryEntry::Rule(delivery) => delivery.rule_name.as_str(),
             })
             .collect();
         assert_eq!(urls, ["https://s/c", "https://s/b"]);

@@ -32,6 +32,8 @@ pub struct AppState {
     pub identify_limiter: Arc<DefaultKeyedRateLimiter<(IpAddr, String)>>,
     /// Which address a tracker request is counted against.
     pub client_address: ClientAddress,
+    /// What the delivery worker (rule actions) may reach.
+    pub delivery: crate::delivery::DeliveryOptions,
 }
 
 /// Where the client's address comes from.
@@ -56,6 +58,7 @@ impl AppState {
             login_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten))),
             identify_limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(ten).allow_burst(ten))),
             client_address: ClientAddress::Peer,
+            delivery: crate::delivery::DeliveryOptions::default(),
         }
     }
 
@@ -105,8 +108,10 @@ async fn flush(store: &Store) -> Result<(), ()> {
     }
 }
 
-/// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`).
+/// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`), and the
+/// delivery worker of rule actions next to it. Call it from within a Tokio runtime.
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    tokio::spawn(crate::delivery::run(state.store.clone(), state.delivery));
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

@@ -187,30 +187,31 @@ impl Store {
         self.outbox_signal.clone()
     }
 
-    /// Up to `limit` deliveries due at `now` or earlier, oldest first.
-    pub fn due_deliveries(
+    /// The first `limit` waiting deliveries with their due times, earliest first.
+    pub fn waiting_deliveries(
         &self,
-        now: Millis,
         limit: usize,
-    ) -> Result<Vec<(AccountId, DeliveryId)>, StoreError> {
-        let end = keys::outbox::due(now.saturating_add(1), AccountId(0), DeliveryId(0));
+    ) -> Result<Vec<(Millis, AccountId, DeliveryId)>, StoreError> {
         let mut due = Vec::new();
-        for key in self.outbox.range(..end).keys().take(limit) {
+        for key in self.outbox.iter().keys().take(limit) {
             let key = key?;
-            let (_, account, id) = keys::outbox::parse_due(&key)
-                .ok_or_else(|| StoreError::Corrupt("malformed outbox key".into()))?;
-            due.push((account, id));
+            due.push(
+                keys::outbox::parse_due(&key)
+                    .ok_or_else(|| StoreError::Corrupt("malformed outbox key".into()))?,
+            );
         }
         Ok(due)
     }
 
-    /// When the earliest waiting delivery is due.
-    pub fn next_due(&self) -> Result<Option<Millis>, StoreError> {
-        Ok(self
-            .outbox
-            .first()?
-            .and_then(|(key, _)| keys::outbox::parse_due(&key))
-            .map(|(at, _, _)| at))
+    /// Drops an outbox entry whose delivery is no longer pending (or no longer exists).
+    pub fn remove_due(
+        &self,
+        at: Millis,
+        account: AccountId,
+        id: DeliveryId,
+    ) -> Result<(), StoreError> {
+        self.outbox.remove(keys::outbox::due(at, account, id))?;
+        Ok(())
     }
 
     pub fn delivery(

@@ -245,6 +245,10 @@ pub fn card(
                             time { (time(event.at)) }
                             "Zdarzenie: " strong { (event.name) } " " code { (event.props) }
                         },
+                        TimelineEntry::Rule(delivery) => li.rule {
+                            time { (time(delivery.created_at)) }
+                            a href={ "/rules/" (delivery.rule) } { (delivery.summary()) }
+                        },
                         }
                     }
                 }
