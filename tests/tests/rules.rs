@@ -319,7 +319,7 @@ async fn events_identification_and_new_contacts_trigger_their_rules() {
     let telefum = app
         .client
         .get(app.url(&format!(
-            "rest/addcont?login=shop&password={}&phone=500600799&name=Jan",
+            "rest?typereq=addcont&login=shop&password={}&phone=500600799&name=Jan",
             shop.password
         )))
         .send()
@@ -388,7 +388,7 @@ async fn only_if_and_repeat_after_days() {
     app.call(
         &shop.token,
         "contacts/edit.json",
-        json!({"id": contact.0, "phone": "500600700", "groups": [vip.id.0]}),
+        json!({"id": contact.0, "phone": "500600700", "group_id": vip.id.0.to_string()}),
     )
     .await;
     page_view(&app, &key, visitor, "https://shop.example.com/offer?x=1").await;
