@@ -63,6 +63,7 @@ pub fn layout(chrome: Option<&Chrome>, title: &str, body: Markup) -> Markup {
                             a href="/groups" { "Grupy" }
                             a href="/domains" { "Domeny" }
                             a href="/campaigns" { "Kampanie" }
+                            a href="/rules" { "Reguły" }
                             a href="/tokens" { "Tokeny API" }
                         }
                         form.logout method="post" action="/logout" {
