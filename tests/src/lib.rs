@@ -1,6 +1,7 @@
 //! Test support: a real resolver-server on `127.0.0.1:0` over a fresh sled directory, and
 //! helpers to call it the way real clients do.
 
+pub mod admin_session;
 pub mod browser;
 pub mod receivers;
 pub mod site;

@@ -608,3 +608,127 @@ async fn a_campaign_action_treats_already_in_as_done() {
     );
     assert!(deliveries[0].detail().contains("już w kampanii"));
 }
+
+#[tokio::test]
+async fn the_admin_pages_create_a_rule_without_json_and_show_its_log_and_the_card() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let group = domain::add_group(&app.store, shop.id(), "Ciepli").expect("group");
+    let client = ssrm_tests::admin_session::signed_in(&app, &shop).await;
+    let list = client
+        .get(app.url("rules"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let csrf = ssrm_tests::admin_session::hidden(&list, "csrf");
+    let forged = client
+        .post(app.url("rules"))
+        .form(&[("csrf", "forged"), ("name", "x")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), 403);
+    let group_id = group.id.to_string();
+    let refused = client
+        .post(app.url("rules"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Zły"),
+            ("trigger", "identified"),
+            ("count", "2"),
+            ("action", "add_to_group"),
+            ("group", group_id.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.expect("html").contains("when.count"));
+    let created = client
+        .post(app.url("rules"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Cennik 3 razy"),
+            ("trigger", "url_contains"),
+            ("pattern", "/pricing"),
+            ("count", "3"),
+            ("within_days", "7"),
+            ("action", "add_to_group"),
+            ("group", group_id.as_str()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(created.status(), 303);
+    let location = created.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let rules = domain::list_rules(&app.store, shop.id()).expect("rules");
+    assert_eq!(rules.len(), 1);
+    assert_eq!(location, format!("/rules/{}", rules[0].0.id));
+
+    let visitor = Suid::random();
+    for _ in 0..3 {
+        page_view(&app, &key, visitor, "https://shop.example.com/pricing").await;
+    }
+    let contact = add_contact(
+        &app,
+        &shop,
+        json!({"phone": "500600700", "suid": visitor.to_string()}),
+    )
+    .await;
+    settled(&app, shop.id(), contact, 1).await;
+    let rule_page = client
+        .get(app.url(&location))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(rule_page.contains("add_to_group: delivered"), "{rule_page}");
+    assert!(
+        rule_page.contains("&quot;url_contains&quot;: &quot;/pricing&quot;"),
+        "the JSON is shown"
+    );
+    let list = client
+        .get(app.url("rules"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(list.contains("<td class=\"fired\">1</td>"), "{list}");
+    let card = client
+        .get(app.url(&format!("card?id={contact}")))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        card.contains("Reguła «Cennik 3 razy» → dodano do grupy"),
+        "{card}"
+    );
+
+    let switched = client
+        .post(app.url(&format!("{location}/switch")))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("switch");
+    assert_eq!(switched.status(), 303);
+    assert!(
+        !domain::list_rules(&app.store, shop.id()).expect("rules")[0]
+            .0
+            .spec
+            .enabled
+    );
+}

@@ -217,7 +217,11 @@ fn rule_response(
     let Ok(rule) = domain::view_rule(&state.store, account, id) else {
         return super::html(
             StatusCode::NOT_FOUND,
-            super::pages::message(Some(&admin.chrome()), "Nie znaleziono", "Nie ma takiej reguły."),
+            super::pages::message(
+                Some(&admin.chrome()),
+                "Nie znaleziono",
+                "Nie ma takiej reguły.",
+            ),
         );
     };
     let Ok(log) = domain::rule_log(&state.store, account, id, LOG_LENGTH) else {
@@ -335,7 +339,13 @@ async fn set_gateway(admin: Admin, body: web::Bytes, state: web::Data<AppState>)
         GatewayCredentials::Token(form.token.trim().to_owned())
     };
     let sender = Some(form.sender.trim()).filter(|s| !s.is_empty());
-    match domain::set_sms_gateway(&state.store, admin.0.account, &form.url, credentials, sender) {
+    match domain::set_sms_gateway(
+        &state.store,
+        admin.0.account,
+        &form.url,
+        credentials,
+        sender,
+    ) {
         Ok((_, warning)) if super::super::flush(&state.store).await.is_ok() => match warning {
             None => see_other("/rules"),
             Some(warning) => match list_view(&state, &admin) {
@@ -344,9 +354,12 @@ async fn set_gateway(admin: Admin, body: web::Bytes, state: web::Data<AppState>)
             },
         },
         Ok(_) => internal(),
-        Err(RuleError::Invalid { path, message }) => {
-            refused(&admin, &state, &[], &format!("bramka SMS, {path}: {message}"))
-        }
+        Err(RuleError::Invalid { path, message }) => refused(
+            &admin,
+            &state,
+            &[],
+            &format!("bramka SMS, {path}: {message}"),
+        ),
         Err(_) => internal(),
     }
 }
@@ -362,7 +375,10 @@ fn trigger_text(rule: &Rule) -> String {
             } else if let Some(text) = &pattern.url_prefix {
                 ("adres zaczyna się od", text)
             } else {
-                ("adres równy", pattern.url_equals.as_ref().map_or(&rule.spec.name, |t| t))
+                (
+                    "adres równy",
+                    pattern.url_equals.as_ref().map_or(&rule.spec.name, |t| t),
+                )
             };
             format!("odsłona: {how} „{text}”")
         }
