@@ -24,7 +24,9 @@ struct Side {
 }
 
 fn side(store: &Store, name: &str, rules: usize) -> Side {
-    let account = domain::create_account(store, name, None).expect("account").id;
+    let account = domain::create_account(store, name, None)
+        .expect("account")
+        .id;
     let principal = Principal {
         account,
         username: None,
@@ -87,6 +89,12 @@ fn main() {
         .sum();
     println!("page views per side: {views} ({VISITORS} visitors, half linked to contacts)");
     println!("no rules:   {:>9.0} page views/s", rate(without));
-    println!("{RULES} rules: {:>9.0} page views/s ({fired} firings)", rate(with));
-    println!("ratio (100 rules / none): {:.2}", rate(with) / rate(without));
+    println!(
+        "{RULES} rules: {:>9.0} page views/s ({fired} firings)",
+        rate(with)
+    );
+    println!(
+        "ratio (100 rules / none): {:.2}",
+        rate(with) / rate(without)
+    );
 }

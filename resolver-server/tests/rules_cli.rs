@@ -274,6 +274,8 @@ fn serve(dir: &Path, port: u16) -> Child {
             _ => break,
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server did not start");
 }
 

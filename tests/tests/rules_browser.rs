@@ -13,19 +13,28 @@ use std::time::Duration;
 async fn products_viewed_anonymously_on_a_new_device_fire_the_rule_at_login() {
     let site = Site::start().await;
     let hook = Receiver::webhook(&[]);
-    let group = domain::add_group(&site.app.store, site.account(), "Zainteresowani").expect("group");
+    let group =
+        domain::add_group(&site.app.store, site.account(), "Zainteresowani").expect("group");
     let rule = json!({
         "name": "Produkt 3 razy",
         "when": {"pageview": {"url_contains": "/product/"}, "count": 3, "within_days": 7},
         "then": [{"add_to_group": group.id}, {"webhook": {"url": hook.base, "secret": "0123456789abcdef0123"}}]
     });
-    let id = domain::add_rule(&site.app.store, site.account(), domain::parse_rule(&rule.to_string()).expect("rule"))
-        .expect("saved")
-        .rule
-        .id;
+    let id = domain::add_rule(
+        &site.app.store,
+        site.account(),
+        domain::parse_rule(&rule.to_string()).expect("rule"),
+    )
+    .expect("saved")
+    .rule
+    .id;
     let added = site
         .app
-        .call(&site.owner.token, "contacts/add.json", json!({"phone": "+48500600700", "email": "ewa@example.com", "first_name": "Ewa"}))
+        .call(
+            &site.owner.token,
+            "contacts/add.json",
+            json!({"phone": "+48500600700", "email": "ewa@example.com", "first_name": "Ewa"}),
+        )
         .await;
     let contact = ContactId(added["id"].as_u64().expect("id"));
 
@@ -36,7 +45,13 @@ async fn products_viewed_anonymously_on_a_new_device_fire_the_rule_at_login() {
     }
     let anonymous = browser.suid_cookie().await.expect("cookie");
     eventually(|| async { Some(()).filter(|()| site.page_views(&anonymous).len() >= 3) }).await;
-    let fired = |site: &Site| site.app.store.rule_stats(site.account(), id).expect("stats").fired;
+    let fired = |site: &Site| {
+        site.app
+            .store
+            .rule_stats(site.account(), id)
+            .expect("stats")
+            .fired
+    };
     assert_eq!(fired(&site), 0, "an anonymous visitor fires nothing");
 
     browser.goto(&site.shop("/login")).await;
@@ -50,11 +65,18 @@ async fn products_viewed_anonymously_on_a_new_device_fire_the_rule_at_login() {
     assert_eq!(body["contact"]["id"], contact.0);
     assert_eq!(body["contact"]["first_name"], "Ewa");
     assert_eq!(body["trigger"]["type"], "pageview");
-    assert!(body["trigger"]["url"].as_str().is_some_and(|url| url.contains("/product/")));
+    assert!(body["trigger"]["url"]
+        .as_str()
+        .is_some_and(|url| url.contains("/product/")));
     assert_eq!(fired(&site), 1);
     let member = eventually(|| async {
-        let deliveries = site.app.store.contact_deliveries(site.account(), contact).expect("deliveries");
-        Some(deliveries).filter(|d| d.len() == 2 && d.iter().all(|d| d.state == DeliveryState::Delivered))
+        let deliveries = site
+            .app
+            .store
+            .contact_deliveries(site.account(), contact)
+            .expect("deliveries");
+        Some(deliveries)
+            .filter(|d| d.len() == 2 && d.iter().all(|d| d.state == DeliveryState::Delivered))
     })
     .await;
     assert_eq!(member.len(), 2);

@@ -377,7 +377,7 @@ pub enum HistoryEntry {
     PageView(PageView),
     Event(TrackedEvent),
     /// An action of a behaviour rule that fired for the contact, with its delivery's state.
-    Rule(Delivery),
+    Rule(Box<Delivery>),
 }
 
 impl HistoryEntry {
@@ -441,7 +441,7 @@ pub fn contact_history(
         store
             .contact_deliveries(account, contact)?
             .into_iter()
-            .map(HistoryEntry::Rule),
+            .map(|delivery| HistoryEntry::Rule(Box::new(delivery))),
     );
     entries.sort_by_key(HistoryEntry::newest_first);
     Ok(Page::of(entries, paging))
@@ -454,7 +454,7 @@ pub enum TimelineEntry {
     Activity(Activity),
     PageView(PageView),
     Event(TrackedEvent),
-    Rule(Delivery),
+    Rule(Box<Delivery>),
 }
 
 impl TimelineEntry {
@@ -487,7 +487,7 @@ pub fn contact_timeline(
         store
             .contact_deliveries(account, contact)?
             .into_iter()
-            .map(TimelineEntry::Rule),
+            .map(|delivery| TimelineEntry::Rule(Box::new(delivery))),
     );
     entries.extend(
         store
