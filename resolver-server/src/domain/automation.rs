@@ -34,7 +34,7 @@ pub(super) fn after_page_view(
     if matching.peek().is_none() {
         return Ok(());
     }
-    let Some(contact) = linked_contact(store, account, view.suid)? else {
+    let Some(contact_id) = link_of(store, account, view.suid)? else {
         return Ok(());
     };
     let trigger = TriggerInfo {
@@ -43,8 +43,20 @@ pub(super) fn after_page_view(
         name: None,
         at: view.at,
     };
+    let mut contact = None;
     for rule in matching {
-        consider(store, account, rule, &contact, &trigger, view.at)?;
+        // Most page views of a known contact hit a rule that already fired for it: that is
+        // one read, before the contact or its history is.
+        if !may_fire_again(store, account, rule, contact_id, view.at)? {
+            continue;
+        }
+        if contact.is_none() {
+            contact = store.contact(account, contact_id)?;
+        }
+        let Some(contact) = &contact else {
+            return Ok(());
+        };
+        consider(store, account, rule, contact, &trigger, view.at)?;
     }
     Ok(())
 }
@@ -169,6 +181,23 @@ pub(super) fn after_link(
     Ok(())
 }
 
+/// Whether the rule may fire for the contact at `now`: never fired, or repeatable and due.
+fn may_fire_again(
+    store: &Store,
+    account: AccountId,
+    rule: &Rule,
+    contact: ContactId,
+    now: Millis,
+) -> DomainResult<bool> {
+    Ok(match store.firing_mark(account, rule.id, contact)? {
+        None => true,
+        Some(mark) => rule
+            .spec
+            .repeat_after_days
+            .is_some_and(|days| now - mark.last_at >= Millis::from(days) * DAY),
+    })
+}
+
 /// The contact a visitor is linked to, if it still exists.
 fn linked_contact(store: &Store, account: AccountId, suid: Suid) -> DomainResult<Option<Contact>> {
     match link_of(store, account, suid)? {
@@ -244,7 +273,7 @@ fn count_matches(
                 visitor.suid,
                 since,
                 enough - count,
-                |view| pattern.matches(&view.url),
+                |url| pattern.matches(url),
             )?,
             Trigger::Event(pattern) => {
                 store.count_events_since(account, visitor.suid, since, enough - count, |event| {
