@@ -55,8 +55,8 @@ pub use phone::{Country, Phone, TAIL_DIGITS};
 pub use rules::{
     add_rule, delete_rule, is_public_address, keep_hidden_secrets, list_rules, parse_rule,
     set_rule_enabled, shown_spec, update_rule, validate_rule, view_rule, Action, CampaignAction,
-    EventPattern, Nothing, OnlyIf, Rule, RuleError, RuleSpec, RuleState, RuleStats, SavedRule,
-    SmsAction, Trigger, UrlPattern, WebhookAction, When, HIDDEN_SECRET,
+    EventPattern, Nothing, OnlyIf, Rule, RuleError, RuleSet, RuleSpec, RuleState, RuleStats,
+    SavedRule, SmsAction, Trigger, UrlPattern, WebhookAction, When, HIDDEN_SECRET,
 };
 pub use sessions::{
     close_session, constant_time_eq, find_session, open_session, random_token, Session,

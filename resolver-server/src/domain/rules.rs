@@ -244,6 +244,81 @@ pub struct Rule {
     pub updated_at: Millis,
 }
 
+/// An account's enabled rules, with the `url_contains` patterns of its page-view rules compiled
+/// into one Aho-Corasick automaton: a page view is matched against all of them in one pass over
+/// its URL, however many rules there are.
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    contains: Option<aho_corasick::AhoCorasick>,
+    /// The rule (index into `rules`) of each automaton pattern.
+    contains_owner: Vec<usize>,
+    /// Page-view rules matched one by one: prefixes, whole URLs, patterns with a query.
+    one_by_one: Vec<usize>,
+}
+
+impl RuleSet {
+    pub fn new(rules: Vec<Rule>) -> RuleSet {
+        let mut patterns = Vec::new();
+        let mut contains_owner = Vec::new();
+        let mut one_by_one = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            if let Trigger::PageView(pattern) = rule.spec.when.trigger() {
+                match &pattern.url_contains {
+                    Some(part) if !part.contains('?') => {
+                        patterns.push(part.clone());
+                        contains_owner.push(index);
+                    }
+                    _ => one_by_one.push(index),
+                }
+            }
+        }
+        let contains = (!patterns.is_empty())
+            .then(|| aho_corasick::AhoCorasick::new(&patterns).ok())
+            .flatten();
+        if contains.is_none() {
+            // Cannot happen for plain strings; matching one by one stays correct regardless.
+            one_by_one.extend(contains_owner.drain(..));
+        }
+        one_by_one.sort_unstable();
+        RuleSet {
+            rules,
+            contains,
+            contains_owner,
+            one_by_one,
+        }
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Rule> {
+        self.rules.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The page-view rules whose pattern matches `url`, in rule order.
+    pub fn matching_page_view(&self, url: &str) -> Vec<&Rule> {
+        let mut found: Vec<usize> = self
+            .one_by_one
+            .iter()
+            .copied()
+            .filter(|index| {
+                matches!(self.rules[*index].spec.when.trigger(), Trigger::PageView(p) if p.matches(url))
+            })
+            .collect();
+        if let Some(automaton) = &self.contains {
+            let url = url.split('#').next().unwrap_or(url);
+            let path = url.split('?').next().unwrap_or(url);
+            for hit in automaton.find_overlapping_iter(path) {
+                found.push(self.contains_owner[hit.pattern().as_usize()]);
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found.into_iter().map(|index| &self.rules[index]).collect()
+    }
+}
+
 /// What happened to a rule so far (kept apart from the rule so firing never rewrites it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleStats {
@@ -873,6 +948,58 @@ mod tests {
         };
         assert!(equals.matches("https://s/p?a=1#top"));
         assert!(!equals.matches("https://s/p?a=2"));
+    }
+
+    #[test]
+    fn a_rule_set_finds_the_same_rules_as_matching_one_by_one() {
+        let rule = |n: u64, pattern: UrlPattern| Rule {
+            id: RuleId(n),
+            spec: RuleSpec {
+                name: format!("r{n}"),
+                enabled: true,
+                when: When {
+                    pageview: Some(pattern),
+                    ..When::default()
+                },
+                only_if: None,
+                then: vec![Action::AddToGroup(GroupId(1))],
+                repeat_after_days: None,
+            },
+            created_at: 0,
+            updated_at: 0,
+        };
+        let contains = |text: &str| UrlPattern {
+            url_contains: Some(text.into()),
+            ..UrlPattern::default()
+        };
+        let rules = vec![
+            rule(1, contains("/pricing")),
+            rule(2, contains("pri")),
+            rule(3, contains("?plan=pro")),
+            rule(
+                4,
+                UrlPattern {
+                    url_prefix: Some("https://s/pricing".into()),
+                    ..UrlPattern::default()
+                },
+            ),
+            rule(5, contains("/about")),
+        ];
+        let set = RuleSet::new(rules.clone());
+        for url in [
+            "https://s/pricing?plan=pro#x",
+            "https://s/?next=/pricing",
+            "https://s/about",
+            "https://s/x#/pricing",
+        ] {
+            let expected: Vec<RuleId> = rules
+                .iter()
+                .filter(|r| matches!(r.spec.when.trigger(), Trigger::PageView(p) if p.matches(url)))
+                .map(|r| r.id)
+                .collect();
+            let found: Vec<RuleId> = set.matching_page_view(url).iter().map(|r| r.id).collect();
+            assert_eq!(found, expected, "{url}");
+        }
     }
 
     #[test]

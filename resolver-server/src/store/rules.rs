@@ -7,7 +7,7 @@
 use super::{decode, decode_tx, encode, fail, keys, Store, StoreError, Tx};
 use crate::domain::{
     AccountId, ContactId, Delivery, DeliveryId, DeliveryState, DomainError, DomainResult, Firing,
-    FiringMark, Millis, Rule, RuleId, RuleStats, SmsGateway, Suid, TrackedEvent,
+    FiringMark, Millis, Rule, RuleId, RuleSet, RuleStats, SmsGateway, Suid, TrackedEvent,
 };
 use serde::de::DeserializeOwned;
 use sled::transaction::{TransactionError, TransactionalTree};
@@ -17,10 +17,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 /// Enabled rules per account, filled on first use.
 #[derive(Clone, Default)]
-pub(super) struct RuleCache(Arc<RwLock<HashMap<AccountId, Arc<[Rule]>>>>);
+pub(super) struct RuleCache(Arc<RwLock<HashMap<AccountId, Arc<RuleSet>>>>);
 
 impl RuleCache {
-    fn get(&self, account: AccountId) -> Option<Arc<[Rule]>> {
+    fn get(&self, account: AccountId) -> Option<Arc<RuleSet>> {
         self.0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -28,7 +28,7 @@ impl RuleCache {
             .cloned()
     }
 
-    fn put(&self, account: AccountId, rules: Arc<[Rule]>) {
+    fn put(&self, account: AccountId, rules: Arc<RuleSet>) {
         self.0
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -113,15 +113,16 @@ impl Store {
     }
 
     /// The account's enabled rules, from memory after the first call.
-    pub fn enabled_rules(&self, account: AccountId) -> Result<Arc<[Rule]>, StoreError> {
+    pub fn enabled_rules(&self, account: AccountId) -> Result<Arc<RuleSet>, StoreError> {
         if let Some(rules) = self.rule_cache.get(account) {
             return Ok(rules);
         }
-        let rules: Arc<[Rule]> = self
-            .rules(account)?
-            .into_iter()
-            .filter(|rule| rule.spec.enabled)
-            .collect();
+        let rules = Arc::new(RuleSet::new(
+            self.rules(account)?
+                .into_iter()
+                .filter(|rule| rule.spec.enabled)
+                .collect(),
+        ));
         self.rule_cache.put(account, rules.clone());
         Ok(rules)
     }
