@@ -277,7 +277,7 @@ impl RuleSet {
             .flatten();
         if contains.is_none() {
             // Cannot happen for plain strings; matching one by one stays correct regardless.
-            one_by_one.extend(contains_owner.drain(..));
+            one_by_one.append(&mut contains_owner);
         }
         one_by_one.sort_unstable();
         RuleSet {
