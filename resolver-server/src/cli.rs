@@ -37,7 +37,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
@@ -81,6 +80,53 @@ pub enum AdminCommand {
         /// Where to write the backup (created).
         dir: PathBuf,
     },
+    /// Manage behaviour rules (what visitors do triggers actions).
+    #[command(subcommand)]
+    Rule(RuleCommand),
+    /// Manage the account's SMS gateway (SerwerSMS API v2 compatible) used by rules.
+    #[command(subcommand)]
+    Gateway(GatewayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCommand {
+    /// Add a rule given as JSON on standard input; prints only its id.
+    Add { account: String },
+    /// List rules: one JSON object a line with id, name, enabled and fire counts.
+    List { account: String },
+    /// Print a rule's JSON (webhook secrets hidden) and its last firings.
+    Show { account: String, id: u64 },
+    /// Replace a rule's definition with the JSON on standard input.
+    Edit { account: String, id: u64 },
+    /// Switch a rule on.
+    Enable { account: String, id: u64 },
+    /// Switch a rule off.
+    Disable { account: String, id: u64 },
+    /// Delete a rule (its log and queued deliveries stay).
+    Delete { account: String, id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// Set the SMS gateway: its API root URL and a token, or a username with the password on
+    /// standard input.
+    Set {
+        account: String,
+        #[arg(long)]
+        url: String,
+        #[arg(long, conflicts_with_all = ["username", "password_stdin"], required_unless_present = "username")]
+        token: Option<String>,
+        #[arg(long, requires = "password_stdin")]
+        username: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long, requires = "username")]
+        password_stdin: bool,
+        /// Default sender name (1 to 11 characters).
+        #[arg(long)]
+        sender: Option<String>,
+    },
+    /// Show the gateway's URL, how it authenticates and its sender (never the secret).
+    Show { account: String },
 }
 
 impl AdminCommand {
@@ -93,7 +139,6 @@ impl AdminCommand {
         }
     }
 }
-
 
 #[derive(Debug, Subcommand)]
 pub enum ContactCommand {
@@ -238,11 +283,20 @@ pub fn run(cli: Cli, argv: Vec<String>) -> anyhow::Result<()> {
             };
             let stdin = &mut std::io::stdin().lock();
             let stdout = &mut std::io::stdout().lock();
-            if let Some(outcome) = control::try_remote(&cli.data_dir, &request, stdin, stdout)? {
+            let stderr = &mut std::io::stderr().lock();
+            if let Some(outcome) =
+                control::try_remote(&cli.data_dir, &request, stdin, stdout, stderr)?
+            {
                 return outcome;
             }
             let store = open_store(&cli.data_dir, crate::store::DEFAULT_CACHE_MB)?;
-            run_admin(&store, command.relative_to(&request.cwd), stdin, stdout)?;
+            run_admin(
+                &store,
+                command.relative_to(&request.cwd),
+                stdin,
+                stdout,
+                stderr,
+            )?;
             stdout.flush()?;
             Ok(())
         }
@@ -256,6 +310,7 @@ pub fn run_remote(
     request: control::Request,
     stdin: &mut dyn Read,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let cli = Cli::try_parse_from(&request.argv).map_err(|error| {
         anyhow::anyhow!(
@@ -264,7 +319,9 @@ pub fn run_remote(
         )
     })?;
     match cli.command {
-        Command::Admin(command) => run_admin(store, command.relative_to(&request.cwd), stdin, out),
+        Command::Admin(command) => {
+            run_admin(store, command.relative_to(&request.cwd), stdin, out, err)
+        }
         Command::Serve(_) | Command::Restore { .. } => {
             anyhow::bail!("a server is already running on this data directory")
         }
@@ -278,6 +335,7 @@ pub fn run_admin(
     command: AdminCommand,
     stdin: &mut dyn Read,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> anyhow::Result<()> {
     match command {
         AdminCommand::Backup { dir } => {
@@ -316,6 +374,18 @@ pub fn run_admin(
                             event.suid,
                             event.name,
                             event.props
+                        )?,
+                        domain::HistoryEntry::Rule(delivery) => writeln!(
+                            out,
+                            "{}\trule\t{}\t{}\t{}",
+                            format_time(delivery.created_at),
+                            delivery
+                                .contact
+                                .suid
+                                .map(|suid| suid.to_string())
+                                .unwrap_or_else(|| "-".into()),
+                            delivery.rule_name,
+                            delivery.summary()
                         )?,
                     }
                 }
@@ -441,6 +511,8 @@ pub fn run_admin(
             Ok(())
         }
         AdminCommand::Campaign(command) => run_campaign(store, command, out),
+        AdminCommand::Rule(command) => run_rule(store, command, stdin, out, err),
+        AdminCommand::Gateway(command) => run_gateway(store, command, stdin, out, err),
         AdminCommand::Domain(DomainCommand::RequireHash {
             account: name,
             domain,
@@ -519,6 +591,159 @@ fn run_campaign(
                     status.system.as_str(),
                     status.name
                 )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_stdin(stdin: &mut dyn Read, what: &str) -> anyhow::Result<String> {
+    let mut text = String::new();
+    stdin
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {what} from standard input"))?;
+    Ok(text)
+}
+
+/// A rule error as the one line the CLI prints: the field's path and what is wrong.
+fn rule_failure(error: domain::RuleError) -> anyhow::Error {
+    anyhow::anyhow!("{error}")
+}
+
+/// Warnings go to the diagnostics stream (standard error), never to `out`: `rule add` prints
+/// only the id there.
+fn warn(err: &mut dyn Write, warnings: &[String]) -> anyhow::Result<()> {
+    for warning in warnings {
+        writeln!(err, "warning: {warning}")?;
+    }
+    Ok(())
+}
+
+fn run_rule(
+    store: &Store,
+    command: RuleCommand,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let switch = match &command {
+        RuleCommand::Enable { .. } => domain::RuleState::On,
+        _ => domain::RuleState::Off,
+    };
+    match command {
+        RuleCommand::Add { account: name } => {
+            let account = account(store, &name)?;
+            let spec = domain::parse_rule(&read_stdin(stdin, "the rule")?).map_err(rule_failure)?;
+            let saved = domain::add_rule(store, account.id, spec).map_err(rule_failure)?;
+            store.flush()?;
+            warn(err, &saved.warnings)?;
+            writeln!(out, "{}", saved.rule.id)?;
+        }
+        RuleCommand::Edit { account: name, id } => {
+            let account = account(store, &name)?;
+            let id = domain::RuleId(id);
+            let stored = domain::view_rule(store, account.id, id).map_err(rule_failure)?;
+            let mut spec =
+                domain::parse_rule(&read_stdin(stdin, "the rule")?).map_err(rule_failure)?;
+            domain::keep_hidden_secrets(&mut spec, &stored.spec);
+            let saved = domain::update_rule(store, account.id, id, spec).map_err(rule_failure)?;
+            store.flush()?;
+            warn(err, &saved.warnings)?;
+        }
+        RuleCommand::List { account: name } => {
+            for (rule, stats) in domain::list_rules(store, account(store, &name)?.id)? {
+                let line = serde_json::json!({
+                    "id": rule.id.0,
+                    "name": rule.spec.name,
+                    "enabled": rule.spec.enabled,
+                    "fired": stats.fired,
+                    "delivered": stats.delivered,
+                    "failed": stats.failed,
+                    "last_fired": stats.last_fired_at.map(format_time),
+                });
+                writeln!(out, "{line}")?;
+            }
+        }
+        RuleCommand::Show { account: name, id } => {
+            let account = account(store, &name)?;
+            let rule =
+                domain::view_rule(store, account.id, domain::RuleId(id)).map_err(rule_failure)?;
+            let mut shown = serde_json::to_value(domain::shown_spec(&rule.spec))?;
+            shown["id"] = rule.id.0.into();
+            writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
+            for (firing, deliveries) in domain::rule_log(store, account.id, rule.id, 100)? {
+                for delivery in deliveries {
+                    writeln!(
+                        out,
+                        "{}\tcontact {}\tdelivery {}\t{}\t{}",
+                        format_time(firing.at),
+                        firing.contact,
+                        delivery.id,
+                        delivery.state.as_str(),
+                        delivery.summary()
+                    )?;
+                }
+            }
+        }
+        RuleCommand::Enable { account: name, id } | RuleCommand::Disable { account: name, id } => {
+            let account = account(store, &name)?;
+            domain::set_rule_enabled(store, account.id, domain::RuleId(id), switch)
+                .map_err(rule_failure)?;
+            store.flush()?;
+        }
+        RuleCommand::Delete { account: name, id } => {
+            let account = account(store, &name)?;
+            domain::delete_rule(store, account.id, domain::RuleId(id)).map_err(rule_failure)?;
+            store.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn run_gateway(
+    store: &Store,
+    command: GatewayCommand,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<()> {
+    match command {
+        GatewayCommand::Set {
+            account: name,
+            url,
+            token,
+            username,
+            password_stdin: _,
+            sender,
+        } => {
+            let account = account(store, &name)?;
+            let credentials = match (token, username) {
+                (Some(token), _) => domain::GatewayCredentials::Token(token),
+                (None, Some(username)) => {
+                    let password = read_stdin(stdin, "the password")?;
+                    domain::GatewayCredentials::Password {
+                        username,
+                        password: password.trim_end_matches(['\r', '\n']).to_owned(),
+                    }
+                }
+                (None, None) => anyhow::bail!("give --token, or --username with --password-stdin"),
+            };
+            let (_, warning) =
+                domain::set_sms_gateway(store, account.id, &url, credentials, sender.as_deref())
+                    .map_err(rule_failure)?;
+            store.flush()?;
+            warn(err, warning.as_slice())?;
+        }
+        GatewayCommand::Show { account: name } => {
+            match domain::sms_gateway(store, account(store, &name)?.id)? {
+                Some(gateway) => writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    gateway.url,
+                    gateway.auth_description(),
+                    gateway.sender.as_deref().unwrap_or("-")
+                )?,
+                None => anyhow::bail!("no SMS gateway set for {name:?}"),
             }
         }
     }

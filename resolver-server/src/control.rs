@@ -8,7 +8,7 @@
 //!
 //! The wire format is frames of `tag (1 byte) | length (u32, big-endian) | payload`:
 //! - client → server, first: `r` with JSON `{"argv": [...], "cwd": "..."}`;
-//! - server → client: `o` standard output bytes; `i` "send me your standard input" (only when the
+//! - server → client: `o` standard output bytes; `w` standard error bytes (warnings); `i` "send me your standard input" (only when the
 //!   command reads it), answered by `d` chunks and an empty `e`; and last `x` with JSON
 //!   `{"error": null | "message"}` (exit code 0 or 1).
 
@@ -44,9 +44,10 @@ struct Exit {
 }
 
 /// Runs one command for a client: its request, its standard input (read lazily), and where its
-/// standard output goes.
-pub type Handler =
-    dyn Fn(Request, &mut dyn Read, &mut dyn Write) -> anyhow::Result<()> + Send + Sync;
+/// standard output and standard error go.
+pub type Handler = dyn Fn(Request, &mut dyn Read, &mut dyn Write, &mut dyn Write) -> anyhow::Result<()>
+    + Send
+    + Sync;
 
 /// The path of the socket for a data directory.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
@@ -166,15 +167,16 @@ impl Read for RemoteStdin {
     }
 }
 
-/// The command's standard output, sent to the client as `o` frames.
-struct RemoteStdout {
+/// The command's standard output or error, sent to the client as `o` or `w` frames.
+struct RemoteOutput {
     stream: UnixStream,
+    tag: u8,
 }
 
-impl Write for RemoteStdout {
+impl Write for RemoteOutput {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let count = bytes.len().min(MAX_FRAME as usize);
-        write_frame(&mut self.stream, b'o', &bytes[..count])?;
+        write_frame(&mut self.stream, self.tag, &bytes[..count])?;
         Ok(count)
     }
 
@@ -202,11 +204,17 @@ fn serve_connection(stream: UnixStream, handler: &Handler) {
         };
         let mut stdout = BufWriter::with_capacity(
             64 * 1024,
-            RemoteStdout {
+            RemoteOutput {
                 stream: stream.try_clone()?,
+                tag: b'o',
             },
         );
-        let result = handler(request, &mut stdin, &mut stdout);
+        // Unbuffered: warnings are few, and must not overtake nor trail the output by much.
+        let mut stderr = RemoteOutput {
+            stream: stream.try_clone()?,
+            tag: b'w',
+        };
+        let result = handler(request, &mut stdin, &mut stdout, &mut stderr);
         stdout.flush()?;
         let exit = Exit {
             error: result.err().map(|error| format!("{error:#}")),
@@ -231,6 +239,7 @@ pub fn try_remote(
     request: &Request,
     stdin: &mut dyn Read,
     stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
 ) -> anyhow::Result<Option<anyhow::Result<()>>> {
     let path = socket_path(data_dir);
     let mut stream = match UnixStream::connect(&path) {
@@ -257,6 +266,10 @@ pub fn try_remote(
             read_frame(&mut stream).map_err(|error| anyhow::Error::new(error).context(lost))?;
         match tag {
             b'o' => stdout.write_all(&payload)?,
+            b'w' => {
+                stdout.flush()?;
+                stderr.write_all(&payload)?;
+            }
             b'i' => {
                 let mut chunk = vec![0; 64 * 1024];
                 loop {

@@ -1,7 +1,8 @@
 //! The demo data `serve --demo` creates on first start: an account with a user, a token and the
 //! domains a local demo needs, plus the Thulium documentation's example (customers 441 and 445,
 //! campaign 00001 already holding 445, agent login `api_user` / `api_pass`), so the examples
-//! of the README run unchanged.
+//! of the README run unchanged, and one behaviour rule (a product viewed three times puts the
+//! visitor into a group).
 
 use crate::domain::{self, AccountId, ContactId, ContactInput, Principal, RecordInput};
 use crate::store::Store;
@@ -48,6 +49,7 @@ pub fn ensure_demo(store: &Store, data_dir: &Path) -> anyhow::Result<DemoCredent
     let site = domain::add_domain(store, account.id, "127.0.0.1")?;
     domain::add_domain(store, account.id, "localhost")?;
     seed_thulium_example(store, account.id)?;
+    seed_demo_rule(store, account.id)?;
     store.flush()?;
     let credentials = DemoCredentials {
         account: account.name,
@@ -89,6 +91,24 @@ fn contact_with_id(
         contact.id
     );
     Ok(contact.id)
+}
+
+/// The demo's behaviour rule: a visitor who views product pages three times is put into the
+/// group "Zainteresowani produktem" (counted over what they did before signing up too), so
+/// viewing a product three times in the demo shop and signing up shows the firing on the
+/// contact's card. Its actions stay inside ssrm: a demo has no external targets.
+pub fn seed_demo_rule(store: &Store, account: AccountId) -> anyhow::Result<()> {
+    let group = domain::add_group(store, account, "Zainteresowani produktem")?;
+    let rule = serde_json::json!({
+        "name": "Produkt oglądany 3 razy",
+        "enabled": true,
+        "when": { "pageview": { "url_contains": "/product/" }, "count": 3, "within_days": 7 },
+        "then": [ { "add_to_group": group.id } ],
+        "repeat_after_days": null
+    });
+    let spec = domain::parse_rule(&rule.to_string())?;
+    domain::add_rule(store, account, spec)?;
+    Ok(())
 }
 
 /// The Thulium documentation's batch example, ready to run: customers 441 and 445 exist, 448

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod control;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod http;

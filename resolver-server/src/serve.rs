@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// and `127.0.0.1`, and print their credentials.
     #[arg(long)]
     pub demo: bool,
+    /// Let rule webhooks and SMS gateways reach loopback and private-network addresses
+    /// (refused by default: a rule must not become a way into the server's network).
+    #[arg(long, env = "SSRM_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
     #[command(flatten)]
     pub limits: ServeLimits,
     /// Megabytes of sled's page cache, most of the server's memory (sled's own default is
@@ -149,8 +153,8 @@ pub fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> anyhow::Result<(
     let control_store = store.clone();
     let _control = control::listen(
         data_dir,
-        Arc::new(move |request, stdin, out| {
-            crate::cli::run_remote(&control_store, request, stdin, out)
+        Arc::new(move |request, stdin, out, err| {
+            crate::cli::run_remote(&control_store, request, stdin, out, err)
         }),
     )
     .context("cannot open the administration socket in the data directory")?;
@@ -172,6 +176,13 @@ pub fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> anyhow::Result<(
         },
         ready_timeout: Duration::from_millis(args.ready_timeout_ms),
         access_log: args.access_log == Switch::On,
+        delivery: crate::delivery::DeliveryOptions {
+            targets: if args.allow_private_targets {
+                crate::delivery::TargetPolicy::AllowPrivate
+            } else {
+                crate::delivery::TargetPolicy::PublicOnly
+            },
+        },
         ..AppState::new(store.clone()).with_limiter_keys(args.limiter_keys)
     });
     let shutdown_timeout = args.shutdown_timeout;

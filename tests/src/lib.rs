@@ -1,7 +1,9 @@
 //! Test support: a real resolver-server on `127.0.0.1:0` over a fresh sled directory, and
 //! helpers to call it the way real clients do.
 
+pub mod admin_session;
 pub mod browser;
+pub mod receivers;
 pub mod site;
 
 use resolver_server::domain::{self, Account, AccountId, Suid};
@@ -46,7 +48,8 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Like [`spawn_app`], with the server's state adjusted first (another tracker directory, a
-/// tiny trackUser quota).
+/// tiny trackUser quota). Rule deliveries may reach loopback receivers (the tests' webhook
+/// receiver and SMS gateway), as with `serve --allow-private-targets`.
 pub async fn spawn_app_with(adjust: impl FnOnce(AppState) -> AppState) -> TestApp {
     spawn(adjust, false).await
 }
@@ -85,6 +88,9 @@ async fn spawn(adjust: impl FnOnce(AppState) -> AppState, https: bool) -> TestAp
         vec![http::Endpoint { listener, tls }],
         adjust(AppState {
             tracker_dir: repository_root().join("www/tracker"),
+            delivery: resolver_server::delivery::DeliveryOptions {
+                targets: resolver_server::delivery::TargetPolicy::AllowPrivate,
+            },
             ..AppState::new(store.clone())
         }),
         10,

@@ -85,11 +85,11 @@ impl SystemStatus {
             .find(|status| status.as_str().eq_ignore_ascii_case(text.trim()))
     }
 
-    fn needs_agent(self) -> bool {
+    pub(crate) fn needs_agent(self) -> bool {
         self == SystemStatus::MyRecord
     }
 
-    fn needs_next_call_date(self) -> bool {
+    pub(crate) fn needs_next_call_date(self) -> bool {
         matches!(
             self,
             SystemStatus::MyRecord | SystemStatus::CallNoSoonerThan

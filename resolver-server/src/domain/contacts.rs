@@ -234,7 +234,15 @@ pub fn add_contact(
     let mut contact = blank_contact(ContactId(store.next_id()?), phone, principal, input.kind);
     valid.apply(&mut contact, input.groups.as_deref(), Blanks::Keep);
     let link = valid.suid.map(|suid| (suid, LinkCause::ContactsAdd));
-    store.insert_contact(principal.account, &contact, link)
+    let contact = store.insert_contact(principal.account, &contact, link)?;
+    let account = principal.account;
+    super::automation::after_contact_added(store, account, &contact, contact.created_at)?;
+    if let Some(suid) = valid.suid {
+        if super::automation::newly_linked(store, account, suid, None, contact.id)? {
+            super::automation::after_link(store, account, contact.id, contact.created_at)?;
+        }
+    }
+    Ok(contact)
 }
 
 /// Changes a contact: given fields replace the stored ones, others stay. `phone` is required
@@ -261,7 +269,11 @@ pub fn edit_contact_with(
         return Err(DomainError::MissingField { field: "phone" });
     }
     let link = valid.suid.map(|suid| (suid, LinkCause::ContactsAdd));
-    store.update_contact(
+    let before = match valid.suid {
+        Some(suid) => super::automation::link_of(store, principal.account, suid)?,
+        None => None,
+    };
+    let contact = store.update_contact(
         principal.account,
         id,
         |current| {
@@ -274,7 +286,13 @@ pub fn edit_contact_with(
             Ok(contact)
         },
         link,
-    )
+    )?;
+    if let Some(suid) = valid.suid {
+        if super::automation::newly_linked(store, principal.account, suid, before, id)? {
+            super::automation::after_link(store, principal.account, id, contact.updated_at)?;
+        }
+    }
+    Ok(contact)
 }
 
 /// One contact of the account.
@@ -558,6 +576,14 @@ pub fn import_contacts(
         contacts.push(contact);
     }
     store.insert_group_with_contacts(principal.account, &group, &contacts)?;
+    for contact in &contacts {
+        super::automation::after_contact_added(
+            store,
+            principal.account,
+            contact,
+            contact.created_at,
+        )?;
+    }
     Ok(ImportReport {
         group: group.id,
         correct: contacts.len() as u64,

@@ -32,6 +32,15 @@ numeric_id!(
     /// A contact group.
     GroupId
 );
+numeric_id!(
+    /// A behaviour rule.
+    RuleId
+);
+numeric_id!(
+    /// One action of one rule firing, delivered at least once: webhooks send it as
+    /// `X-Ssrm-Delivery`, SMS as `unique_id`, so receivers can drop duplicates.
+    DeliveryId
+);
 
 /// The visitor id held in the `ssrm_user` cookie: a UUID, printed lower-case and hyphenated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

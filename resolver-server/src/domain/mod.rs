@@ -4,9 +4,11 @@
 
 mod accounts;
 mod activities;
+mod automation;
 mod blacklist;
 mod campaigns;
 mod contacts;
+mod deliveries;
 mod email;
 mod error;
 mod groups;
@@ -15,6 +17,7 @@ mod limits;
 mod listing;
 mod model;
 mod phone;
+mod rules;
 mod sessions;
 mod text;
 mod tracking;
@@ -41,10 +44,16 @@ pub use contacts::{
     ContactListItem, ContactQuery, ContactSort, GroupFilter, ImportReport, PhoneGroup,
     PhoneReading,
 };
+pub use deliveries::{
+    apply_local_action, may_text, pending_delivery, record_attempt, retry_gap, rule_log,
+    set_sms_gateway, sms_gateway, waiting_deliveries, Attempt, AttemptOutcome, ContactSnapshot,
+    Delivery, DeliveryAction, DeliveryState, Firing, FiringMark, GatewayCredentials, SmsGateway,
+    TriggerInfo, TriggerKind, GIVE_UP_AFTER,
+};
 pub use email::Email;
 pub use error::{DomainError, DomainResult, Entity};
 pub use groups::{add_group, delete_groups, list_groups, rename_group, view_group, GroupQuery};
-pub use ids::{AccountId, ContactId, GroupId, Suid};
+pub use ids::{AccountId, ContactId, DeliveryId, GroupId, RuleId, Suid};
 pub use limits::{IngestLimits, IngestQuota, OverQuota};
 pub use listing::{Order, Page, Paging};
 pub use model::{
@@ -52,12 +61,19 @@ pub use model::{
     Millis, Principal, SiteDomain, Visitor, VisitorLink,
 };
 pub use phone::{Country, Phone, DIALABLE_DIGITS, TAIL_DIGITS};
+pub use rules::{
+    add_rule, delete_rule, is_public_address, keep_hidden_secrets, list_rules, parse_rule,
+    set_rule_enabled, shown_spec, update_rule, validate_rule, view_rule, Action, CampaignAction,
+    EventPattern, Nothing, OnlyIf, Rule, RuleError, RuleSet, RuleSpec, RuleState, RuleStats,
+    SavedRule, SmsAction, Trigger, UrlPattern, WebhookAction, When, HIDDEN_SECRET,
+};
 pub use sessions::{
     close_session, constant_time_eq, find_session, open_session, random_token, Session,
 };
 pub use text::{link_target, xml_safe, MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
 pub use tracking::{
-    contact_history, contact_timeline, identity_hash, record_event, record_page_view,
-    refuse_identity, resolve_identity, shared_domains, site_for_origin, visitor_page_views,
-    HistoryEntry, IdentityAnswer, PageView, TimelineEntry, TrackedEvent, MAX_EVENT_PROPS_LEN,
+    contact_history, contact_timeline, identity_hash, record_event, record_event_at,
+    record_page_view, record_page_view_at, refuse_identity, resolve_identity, shared_domains,
+    site_for_origin, visitor_page_views, HistoryEntry, IdentityAnswer, PageView, TimelineEntry,
+    TrackedEvent, MAX_EVENT_PROPS_LEN,
 };

@@ -5,6 +5,7 @@
 //! Spec: `shared/spec/tracker.md`, sections trackUser, Identity rules, Resolver endpoints.
 
 use super::activities::Activity;
+use super::deliveries::Delivery;
 use super::email::Email;
 use super::error::{DomainError, DomainResult, Entity};
 use super::ids::{AccountId, ContactId, Suid};
@@ -148,18 +149,34 @@ pub fn record_page_view(
     title: &str,
     referrer: &str,
 ) -> DomainResult<PageView> {
+    record_page_view_at(store, account, suid, url, title, referrer, now_millis())
+}
+
+/// [`record_page_view`] at a given time (imports of older data, tests of time windows). The
+/// account's page-view rules are evaluated before it returns: a firing's deliveries are in the
+/// outbox by then.
+pub fn record_page_view_at(
+    store: &Store,
+    account: AccountId,
+    suid: Suid,
+    url: &str,
+    title: &str,
+    referrer: &str,
+    at: Millis,
+) -> DomainResult<PageView> {
     let view = PageView {
         id: store.next_id()?,
         suid,
         url: limited("url", url, MAX_URL_LEN)?,
         title: limited("title", title, MAX_TITLE_LEN)?,
         referrer: limited("referrer", referrer, MAX_URL_LEN)?,
-        at: now_millis(),
+        at,
     };
     if view.url.is_empty() {
         return Err(DomainError::MissingField { field: "url" });
     }
     store.insert_page_view(account, &view)?;
+    super::automation::after_page_view(store, account, &view)?;
     Ok(view)
 }
 
@@ -174,6 +191,20 @@ pub fn record_event(
     name: &str,
     props: &str,
     url: &str,
+) -> DomainResult<TrackedEvent> {
+    record_event_at(store, account, suid, name, props, url, now_millis())
+}
+
+/// [`record_event`] at a given time. The account's event rules are evaluated before it
+/// returns.
+pub fn record_event_at(
+    store: &Store,
+    account: AccountId,
+    suid: Suid,
+    name: &str,
+    props: &str,
+    url: &str,
+    at: Millis,
 ) -> DomainResult<TrackedEvent> {
     let name = name.trim();
     if name.is_empty() {
@@ -191,9 +222,10 @@ pub fn record_event(
         name: limited("name", name, MAX_EVENT_NAME_LEN)?,
         props: props.to_owned(),
         url: limited("url", url, MAX_URL_LEN)?,
-        at: now_millis(),
+        at,
     };
     store.insert_tracked_event(account, &event)?;
+    super::automation::after_event(store, account, &event)?;
     Ok(event)
 }
 
@@ -347,7 +379,11 @@ pub fn resolve_identity(
     } else {
         LinkCause::TrackUser
     };
+    let before = super::automation::link_of(store, account, current)?;
     let suid = store.link_visitor(account, contact, current, cause)?;
+    if super::automation::newly_linked(store, account, current, before, contact)? {
+        super::automation::after_link(store, account, contact, now_millis())?;
+    }
     Ok(IdentityAnswer {
         success: true,
         suid,
@@ -386,6 +422,8 @@ fn choose(
 pub enum HistoryEntry {
     PageView(PageView),
     Event(TrackedEvent),
+    /// An action of a behaviour rule that fired for the contact, with its delivery's state.
+    Rule(Box<Delivery>),
 }
 
 impl HistoryEntry {
@@ -393,6 +431,7 @@ impl HistoryEntry {
         match self {
             HistoryEntry::PageView(view) => view.at,
             HistoryEntry::Event(event) => event.at,
+            HistoryEntry::Rule(delivery) => delivery.created_at,
         }
     }
 
@@ -401,6 +440,7 @@ impl HistoryEntry {
         let id = match self {
             HistoryEntry::PageView(view) => view.id,
             HistoryEntry::Event(event) => event.id,
+            HistoryEntry::Rule(delivery) => delivery.id.0,
         };
         (std::cmp::Reverse(self.at()), std::cmp::Reverse(id))
     }
@@ -433,8 +473,9 @@ fn linked_entries(
     Ok(entries)
 }
 
-/// The page views and events of every visitor linked to the contact, newest first, one page.
-/// `NotFound(Contact)` when the contact is not the account's.
+/// The page views and events of every visitor linked to the contact, and the actions of the
+/// rules that fired for it, newest first, one page. `NotFound(Contact)` when the contact is not
+/// the account's.
 pub fn contact_history(
     store: &Store,
     account: AccountId,
@@ -442,16 +483,24 @@ pub fn contact_history(
     paging: Paging,
 ) -> DomainResult<Page<HistoryEntry>> {
     let mut entries = linked_entries(store, account, contact)?;
+    entries.extend(
+        store
+            .contact_deliveries(account, contact)?
+            .into_iter()
+            .map(|delivery| HistoryEntry::Rule(Box::new(delivery))),
+    );
     entries.sort_by_key(HistoryEntry::newest_first);
     Ok(Page::of(entries, paging))
 }
 
-/// One line of a contact's timeline: a logged call or SMS, a page view or a custom event.
+/// One line of a contact's timeline: a logged call or SMS, a page view, a custom event or an
+/// action of a rule that fired.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TimelineEntry {
     Activity(Activity),
     PageView(PageView),
     Event(TrackedEvent),
+    Rule(Box<Delivery>),
 }
 
 impl TimelineEntry {
@@ -460,6 +509,7 @@ impl TimelineEntry {
             TimelineEntry::Activity(activity) => activity.at,
             TimelineEntry::PageView(view) => view.at,
             TimelineEntry::Event(event) => event.at,
+            TimelineEntry::Rule(delivery) => delivery.created_at,
         }
     }
 }
@@ -476,8 +526,15 @@ pub fn contact_timeline(
         .map(|entry| match entry {
             HistoryEntry::PageView(view) => TimelineEntry::PageView(view),
             HistoryEntry::Event(event) => TimelineEntry::Event(event),
+            HistoryEntry::Rule(delivery) => TimelineEntry::Rule(delivery),
         })
         .collect();
+    entries.extend(
+        store
+            .contact_deliveries(account, contact)?
+            .into_iter()
+            .map(|delivery| TimelineEntry::Rule(Box::new(delivery))),
+    );
     entries.extend(
         store
             .activities(account, contact)?
@@ -1007,6 +1064,7 @@ mod tests {
             .map(|entry| match entry {
                 HistoryEntry::PageView(view) => view.url.as_str(),
                 HistoryEntry::Event(event) => event.name.as_str(),
+                HistoryEntry::Rule(delivery) => delivery.rule_name.as_str(),
             })
             .collect();
         assert_eq!(urls, ["https://s/c", "https://s/b"]);

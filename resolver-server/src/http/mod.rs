@@ -4,8 +4,8 @@
 mod admin;
 mod auth;
 mod body;
-pub mod limiter;
 mod health;
+pub mod limiter;
 mod serwersms;
 mod telefum;
 mod thulium;
@@ -50,6 +50,8 @@ pub struct AppState {
     pub limiter_keys: usize,
     /// How long `/readyz` waits for the store's read and write.
     pub ready_timeout: Duration,
+    /// What the delivery worker (rule actions) may reach.
+    pub delivery: crate::delivery::DeliveryOptions,
 }
 
 /// Where the client's address comes from.
@@ -89,6 +91,7 @@ impl AppState {
             access_log: true,
             limiter_keys: limiter::DEFAULT_LIMITER_KEYS,
             ready_timeout: Duration::from_secs(2),
+            delivery: crate::delivery::DeliveryOptions::default(),
         }
     }
 
@@ -169,7 +172,8 @@ pub struct Endpoint {
     pub tls: Option<rustls::ServerConfig>,
 }
 
-/// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`).
+/// Starts serving on an already-bound listener (so tests can bind `127.0.0.1:0`), and the
+/// delivery worker of rule actions next to it. Call it from within a Tokio runtime.
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let server = run_endpoints(
         vec![Endpoint {
@@ -182,7 +186,8 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     Ok(server)
 }
 
-/// Starts serving on every endpoint, plain or HTTPS. The caller stops the server (signals are
+/// Starts serving on every endpoint, plain or HTTPS, and the delivery worker of rule actions
+/// next to it (call it from within a Tokio runtime). The caller stops the server (signals are
 /// not handled here); a graceful stop waits at most `shutdown_timeout` seconds for requests in
 /// flight.
 pub fn run_endpoints(
@@ -190,6 +195,7 @@ pub fn run_endpoints(
     state: AppState,
     shutdown_timeout: u64,
 ) -> std::io::Result<Server> {
+    tokio::spawn(crate::delivery::run(state.store.clone(), state.delivery));
     let body_timeout = state.body_timeout;
     let access_log = state.access_log;
     let state = web::Data::new(state);

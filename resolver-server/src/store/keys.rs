@@ -5,7 +5,7 @@
 //! another's. The `auth` tree holds the only keys that do not start with an account id: the
 //! look-ups that *find* the account (user name, token hash, site key, account name).
 
-use crate::domain::{AccountId, CampaignId, ContactId, GroupId, Suid};
+use crate::domain::{AccountId, CampaignId, ContactId, DeliveryId, GroupId, RuleId, Suid};
 
 const ACCOUNT: u8 = 0x01;
 const USER: u8 = 0x02;
@@ -27,6 +27,13 @@ const ACTIVITY: u8 = 0x40;
 const CAMPAIGN: u8 = 0x30;
 const CAMPAIGN_SEQUENCE: u8 = 0x31;
 const CAMPAIGN_RECORD: u8 = 0x32;
+const RULE: u8 = 0x50;
+const RULE_STATS: u8 = 0x51;
+const FIRING_MARK: u8 = 0x52;
+const FIRING: u8 = 0x53;
+const DELIVERY: u8 = 0x54;
+const CONTACT_DELIVERY: u8 = 0x55;
+const SMS_GATEWAY: u8 = 0x56;
 
 /// The readiness probe's key, in sled's default tree (neither `data` nor `auth`).
 pub const READINESS_PROBE: &[u8] = b"readiness-probe";
@@ -235,6 +242,83 @@ pub fn campaign_record(account: AccountId, campaign: &CampaignId, customer: Cont
     let mut key = start(account, CAMPAIGN_RECORD, 13);
     key.extend_from_slice(campaign.as_str().as_bytes());
     with_u64(key, customer.0)
+}
+
+pub fn rule(account: AccountId, id: RuleId) -> Vec<u8> {
+    with_u64(start(account, RULE, 8), id.0)
+}
+
+pub fn rules(account: AccountId) -> Vec<u8> {
+    start(account, RULE, 0)
+}
+
+pub fn rule_stats(account: AccountId, id: RuleId) -> Vec<u8> {
+    with_u64(start(account, RULE_STATS, 8), id.0)
+}
+
+/// When a rule last fired for a contact: `rule | contact`.
+pub fn firing_mark(account: AccountId, rule: RuleId, contact: ContactId) -> Vec<u8> {
+    with_u64(firing_marks(account, rule), contact.0)
+}
+
+pub fn firing_marks(account: AccountId, rule: RuleId) -> Vec<u8> {
+    with_u64(start(account, FIRING_MARK, 16), rule.0)
+}
+
+/// A rule's firings in the order they happened (ids grow): `rule | firing`.
+pub fn firing(account: AccountId, rule: RuleId, firing: u64) -> Vec<u8> {
+    with_u64(firings(account, rule), firing)
+}
+
+pub fn firings(account: AccountId, rule: RuleId) -> Vec<u8> {
+    with_u64(start(account, FIRING, 16), rule.0)
+}
+
+pub fn delivery(account: AccountId, id: DeliveryId) -> Vec<u8> {
+    with_u64(start(account, DELIVERY, 8), id.0)
+}
+
+/// A contact's deliveries in the order they were created: `contact | delivery`.
+pub fn contact_delivery(account: AccountId, contact: ContactId, id: DeliveryId) -> Vec<u8> {
+    with_u64(contact_deliveries(account, contact), id.0)
+}
+
+pub fn contact_deliveries(account: AccountId, contact: ContactId) -> Vec<u8> {
+    with_u64(start(account, CONTACT_DELIVERY, 16), contact.0)
+}
+
+pub fn sms_gateway(account: AccountId) -> Vec<u8> {
+    start(account, SMS_GATEWAY, 0)
+}
+
+/// Keys of the `outbox` tree: the deliveries waiting for an attempt, in the order they are
+/// due, `due time (ms, u64 BE) | account | delivery`. The only other keys without an account
+/// prefix: the worker serves every account.
+pub mod outbox {
+    use crate::domain::{AccountId, DeliveryId, Millis};
+
+    pub fn due(at: Millis, account: AccountId, delivery: DeliveryId) -> Vec<u8> {
+        let mut key = Vec::with_capacity(24);
+        key.extend_from_slice(&(at.max(0) as u64).to_be_bytes());
+        key.extend_from_slice(&account.0.to_be_bytes());
+        key.extend_from_slice(&delivery.0.to_be_bytes());
+        key
+    }
+
+    /// Reads a due key back.
+    pub fn parse_due(key: &[u8]) -> Option<(Millis, AccountId, DeliveryId)> {
+        let number = |range: std::ops::Range<usize>| -> Option<u64> {
+            Some(u64::from_be_bytes(key.get(range)?.try_into().ok()?))
+        };
+        if key.len() != 24 {
+            return None;
+        }
+        Some((
+            number(0..8)? as Millis,
+            AccountId(number(8..16)?),
+            DeliveryId(number(16..24)?),
+        ))
+    }
 }
 
 /// Keys of the `auth` tree: each maps to the id of the account it belongs to.

@@ -6,11 +6,12 @@
 //! [`Store::flush`] first.
 
 mod activities;
-mod blacklist;
 pub mod backup;
+mod blacklist;
 mod campaigns;
 mod commit;
 pub mod keys;
+mod rules;
 mod sessions;
 mod visits;
 
@@ -85,6 +86,12 @@ pub struct Store {
     /// Every write holds this shared; a backup holds it exclusively while it copies the files,
     /// so the copy is of one moment ([`Store::backup_to`]).
     barrier: Arc<RwLock<()>>,
+    /// Deliveries waiting for an attempt (`keys::outbox`).
+    outbox: sled::Tree,
+    /// Each account's enabled rules, read once and dropped whenever a rule changes.
+    rule_cache: rules::RuleCache,
+    /// Woken whenever a delivery is queued, so the worker need not poll.
+    outbox_signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// sled's page cache when nothing else is asked for (`serve --cache-mb`).
@@ -120,6 +127,7 @@ impl Store {
         let data = db.open_tree("data")?;
         let auth = db.open_tree("auth")?;
         let committer = Arc::new(commit::GroupCommit::start(db.clone())?);
+        let outbox = db.open_tree("outbox")?;
         Ok(Store {
             db,
             data,
@@ -127,6 +135,9 @@ impl Store {
             committer,
             dir,
             barrier: Arc::new(RwLock::new(())),
+            outbox,
+            rule_cache: rules::RuleCache::default(),
+            outbox_signal: std::sync::Arc::default(),
         })
     }
 
@@ -855,8 +866,7 @@ fn index_keys(account: AccountId, contact: &Contact) -> impl Iterator<Item = Vec
             .email
             .as_ref()
             .map(|email| keys::email_entry(account, email.as_str(), contact.id)),
-        dialed_digits(&contact.phone)
-            .map(|digits| keys::dialed_entry(account, digits, contact.id)),
+        dialed_digits(&contact.phone).map(|digits| keys::dialed_entry(account, digits, contact.id)),
     ]
     .into_iter()
     .flatten()

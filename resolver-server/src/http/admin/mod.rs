@@ -6,6 +6,7 @@
 //! Spec: `shared/spec/telefum-crm-api.md` (Browser pages) and the admin-pages issue.
 
 mod pages;
+mod rules;
 
 use super::auth::{retry_after_seconds, Attempt};
 use super::AppState;
@@ -56,6 +57,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/tokens", web::get().to(tokens))
         .route("/tokens", web::post().to(create_token))
         .route("/tokens/revoke", web::post().to(revoke_token))
+        .configure(rules::configure)
         .route("/", web::get().to(home));
 }
 
@@ -163,6 +165,7 @@ trait HasCsrf {
 macro_rules! has_csrf {
     ($($form:ty),*) => { $(impl HasCsrf for $form { fn csrf(&self) -> &str { &self.csrf } })* };
 }
+use has_csrf;
 
 fn internal() -> HttpResponse {
     html(

@@ -63,6 +63,7 @@ pub fn layout(chrome: Option<&Chrome>, title: &str, body: Markup) -> Markup {
                             a href="/groups" { "Grupy" }
                             a href="/domains" { "Domeny" }
                             a href="/campaigns" { "Kampanie" }
+                            a href="/rules" { "Reguły" }
                             a href="/tokens" { "Tokeny API" }
                         }
                         form.logout method="post" action="/logout" {
@@ -250,6 +251,10 @@ pub fn card(
                         TimelineEntry::Event(event) => li.event {
                             time { (time(event.at)) }
                             "Zdarzenie: " strong { (event.name) } " " code { (event.props) }
+                        },
+                        TimelineEntry::Rule(delivery) => li.rule {
+                            time { (time(delivery.created_at)) }
+                            a href={ "/rules/" (delivery.rule) } { (delivery.summary()) }
                         },
                         }
                     }

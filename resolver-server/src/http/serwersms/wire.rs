@@ -104,7 +104,10 @@ fn rfc3339(millis: Millis) -> Value {
 }
 
 /// One entry of `contacts/history`. Every entry has the same keys, `null` where they do not
-/// apply: `{"type":"pageview"|"event","time","suid","url","title","referrer","name","props"}`.
+/// apply: `{"type":"pageview"|"event"|"rule","time","suid","url","title","referrer","name","props"}`.
+/// A `rule` entry is one action of a behaviour rule that fired: `name` is the rule's name,
+/// `title` the line the contact card shows, `url` the page that triggered it (if a page view
+/// did), and `props` `{"rule","action","status","delivery","attempts","detail"}`.
 pub fn history_entry(entry: HistoryEntry) -> Value {
     match entry {
         HistoryEntry::PageView(view) => json!({
@@ -127,6 +130,23 @@ pub fn history_entry(entry: HistoryEntry) -> Value {
             "name": event.name,
             // Stored only after it parsed as a JSON object.
             "props": serde_json::from_str::<Value>(&event.props).unwrap_or(Value::Null),
+        }),
+        HistoryEntry::Rule(delivery) => json!({
+            "type": "rule",
+            "time": rfc3339(delivery.created_at),
+            "suid": delivery.contact.suid.map(|suid| suid.to_string()),
+            "url": delivery.trigger.url,
+            "title": delivery.summary(),
+            "referrer": Value::Null,
+            "name": delivery.rule_name,
+            "props": {
+                "rule": delivery.rule.0,
+                "action": delivery.action.kind(),
+                "status": delivery.state.as_str(),
+                "delivery": delivery.id.to_string(),
+                "attempts": delivery.attempts.len(),
+                "detail": delivery.detail(),
+            },
         }),
     }
 }
