@@ -393,6 +393,54 @@ async fn every_administration_command_works_while_the_server_runs() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rule_and_gateway_commands_work_while_the_server_runs() {
+    let (_dir, data, _server, _token) = started(&[]).await;
+    let outputs = tokio::task::spawn_blocking(move || {
+        let data = data.as_path();
+        let rule = r#"{"name": "Cennik", "when": {"pageview": {"url_contains": "/pricing"}},
+            "then": [{"webhook": {"url": "http://127.0.0.1:9/hook", "secret": "0123456789abcdef"}}]}"#;
+        let added = cli(data, &["rule", "add", "shop"], Some(rule));
+        let listed = ok(&cli(data, &["rule", "list", "shop"], None));
+        let gateway = cli(
+            data,
+            &[
+                "gateway", "set", "shop", "--url", "http://10.0.0.1/", "--username", "api",
+                "--password-stdin",
+            ],
+            Some("gateway-password\n"),
+        );
+        let shown = ok(&cli(data, &["gateway", "show", "shop"], None));
+        let refused = cli(data, &["rule", "add", "shop"], Some(r#"{"name": "x"}"#));
+        (added, listed, gateway, shown, refused)
+    })
+    .await
+    .expect("join");
+    let (added, listed, gateway, shown, refused) = outputs;
+    // Only the id on standard output; the private-target warning on standard error, relayed
+    // from the server through the socket.
+    let id = ok(&added);
+    assert!(id.trim_end().parse::<u64>().is_ok(), "{id:?}");
+    let warned = String::from_utf8_lossy(&added.stderr);
+    assert!(
+        warned.starts_with("warning:") && warned.contains("private"),
+        "{warned}"
+    );
+    let line: serde_json::Value = serde_json::from_str(listed.trim_end()).expect("one JSON line");
+    assert_eq!(line["id"].to_string(), id.trim_end());
+    assert_eq!(line["name"], "Cennik");
+    ok(&gateway);
+    assert!(String::from_utf8_lossy(&gateway.stderr).contains("warning:"));
+    assert!(shown.starts_with("http://10.0.0.1/\t"), "{shown}");
+    assert!(
+        !shown.contains("gateway-password"),
+        "the secret is never printed"
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stale_socket_does_not_stop_commands_or_the_server() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("data");
