@@ -66,6 +66,9 @@ fn start(dir: &std::path::Path) -> (Child, Server) {
         .arg(dir)
         .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
         .env("SSRM_ACCESS_LOG", "off")
+        // Page views come from one address far faster than a person browses: lift the ingest
+        // quota (120 a minute per address and site) so none is refused with 429.
+        .env("SSRM_INGEST_PER_MINUTE", "100000000")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
