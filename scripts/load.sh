@@ -8,7 +8,8 @@
 # cycles through 60,000 addresses. Also prints the import time and the resolver's peak RSS.
 #
 # Usage: scripts/load.sh     (LOAD_CONTACTS=1000000, LOAD_DURATION=8s, LOAD_CONNECTIONS=32,
-#                             LOAD_THREADS=1; extra `serve` flags in LOAD_SERVE_FLAGS)
+#                             LOAD_THREADS=1; extra `serve` flags in LOAD_SERVE_FLAGS; LOAD_BIN
+#                             measures another resolver binary)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,7 +29,8 @@ fi
 command -v python3 >/dev/null || { echo "load: python3 is needed for the import" >&2; exit 1; }
 
 cargo build --release -p resolver-server --bin resolver-server --example ceiling >&2
-bin="$root/target/release/resolver-server"
+# LOAD_BIN: measure another build of the resolver (an older commit's, for a before/after).
+bin="${LOAD_BIN:-$root/target/release/resolver-server}"
 ceiling_bin="$root/target/release/examples/ceiling"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/ssrm-load.XXXXXX")"
