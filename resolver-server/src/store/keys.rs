@@ -34,6 +34,7 @@ const FIRING: u8 = 0x53;
 const DELIVERY: u8 = 0x54;
 const CONTACT_DELIVERY: u8 = 0x55;
 const SMS_GATEWAY: u8 = 0x56;
+const AUDIT: u8 = 0x60;
 
 /// The readiness probe's key, in sled's default tree (neither `data` nor `auth`).
 pub const READINESS_PROBE: &[u8] = b"readiness-probe";
@@ -285,6 +286,36 @@ pub fn contact_delivery(account: AccountId, contact: ContactId, id: DeliveryId) 
 
 pub fn contact_deliveries(account: AccountId, contact: ContactId) -> Vec<u8> {
     with_u64(start(account, CONTACT_DELIVERY, 16), contact.0)
+}
+
+/// Every campaign record of the account (`campaign | customer`).
+pub fn campaign_records(account: AccountId) -> Vec<u8> {
+    start(account, CAMPAIGN_RECORD, 0)
+}
+
+/// Every firing mark of the account, whatever the rule (`rule | contact`).
+pub fn all_firing_marks(account: AccountId) -> Vec<u8> {
+    start(account, FIRING_MARK, 0)
+}
+
+/// Every firing of the account, whatever the rule (deleted rules' logs included).
+pub fn all_firings(account: AccountId) -> Vec<u8> {
+    start(account, FIRING, 0)
+}
+
+/// The account's audit log in time order: `time | id`.
+pub fn audit_entry(account: AccountId, at: i64, id: u64) -> Vec<u8> {
+    with_u64(with_u64(audit_log(account), at.max(0) as u64), id)
+}
+
+pub fn audit_log(account: AccountId) -> Vec<u8> {
+    start(account, AUDIT, 16)
+}
+
+/// The page views (or events) of visitor `suid` up to and including time `at`: the upper
+/// bound of a range scan (exclusive), for retention and erasure sweeps.
+pub fn visitor_range_end(prefix: &[u8], at: i64) -> Vec<u8> {
+    with_u64(prefix.to_vec(), (at.max(0) as u64).saturating_add(1))
 }
 
 pub fn sms_gateway(account: AccountId) -> Vec<u8> {

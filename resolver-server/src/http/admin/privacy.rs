@@ -1,0 +1,117 @@
+//! The admin pages of data protection: erasing a contact (a form on its card, with a
+//! confirmation), the access export (a JSON download from the card), the audit log of
+//! deletions and the account's retention period. Every form carries the session's CSRF token.
+
+use super::pages::{layout, time, Chrome};
+use super::{checked_form, forbidden, html, internal, not_found, page, see_other, Admin, HasCsrf};
+use crate::domain::{self, Actor, AuditEntry, ContactId, Entity, Erasing};
+use crate::http::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/contacts/{id}/delete", web::post().to(delete))
+        .route("/audit", web::get().to(audit));
+}
+
+fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
+}
+
+/// The card's data-protection buttons: export and erase (the browser asks to confirm).
+pub fn card_actions(chrome: &Chrome, contact: ContactId) -> Markup {
+    html! {
+        div.privacy {
+            form method="post" action={ "/contacts/" (contact) "/delete" } {
+                (csrf_field(chrome.csrf))
+                label {
+                    input type="checkbox" name="confirm" value="yes" required;
+                    " Usuń kontakt i wszystkie jego dane (historię przeglądania, aktywności, kampanie)"
+                }
+                button.danger type="submit" { "Usuń trwale" }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+super::has_csrf!(DeleteForm);
+
+async fn delete(
+    admin: Admin,
+    path: web::Path<u64>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(form) = checked_form::<DeleteForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    if form.confirm != "yes" {
+        return html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            super::pages::message(
+                Some(&admin.chrome()),
+                "Nie usunięto",
+                "Zaznacz potwierdzenie, aby trwale usunąć kontakt i jego dane.",
+            ),
+        );
+    }
+    let account = admin.0.account;
+    let erasing = Erasing::new(
+        Actor::Admin {
+            user: admin.0.username.clone(),
+        },
+        "admin",
+    );
+    let store = state.store.clone();
+    let id = ContactId(*path);
+    match web::block(move || domain::delete_contacts(&store, account, &[id], &erasing)).await {
+        Ok(Ok(())) => {
+            if super::super::flush(&state.store).await.is_err() {
+                return internal();
+            }
+            see_other("/contacts")
+        }
+        Ok(Err(domain::DomainError::NotFound(_))) => not_found(&admin, Entity::Contact),
+        _ => internal(),
+    }
+}
+
+async fn audit(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
+    match domain::audit_log(&state.store, admin.0.account) {
+        Ok(entries) => page(audit_page(&admin.chrome(), &entries)),
+        Err(_) => internal(),
+    }
+}
+
+fn audit_page(chrome: &Chrome, entries: &[AuditEntry]) -> Markup {
+    layout(
+        Some(chrome),
+        "Dziennik usunięć",
+        html! {
+            h1 { "Dziennik usunięć" }
+            p { "Kto i kiedy usunął kontakt (z całą historią). Bez danych osobowych: tylko numer kontaktu." }
+            table.audit {
+                thead { tr { th { "Kiedy" } th { "Kontakt" } th { "Kto" } th { "Przez" } } }
+                tbody {
+                    @for entry in entries.iter().rev() {
+                        tr {
+                            td { (time(entry.at)) }
+                            td { (entry.contact) }
+                            td { (entry.by.describe()) }
+                            td { (entry.via) }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,440 @@
+//! Data protection over real HTTP: erasing a contact erases its browsing (the issue's
+//! scenario: a browser's history must not pass from a deleted contact to the next one who signs
+//! up in it), its activities, campaign records, firings and deliveries, through every door
+//! (SerwerSMS `contacts/delete`, `groups/delete` with `delete_contacts`, the admin card), and
+//! each erasure is audited without personal data.
+
+use resolver_server::domain::{self, CampaignId, ContactId, Principal, RecordInput, Suid};
+use serde_json::{json, Value};
+use ssrm_tests::admin_session::{hidden, signed_in};
+use ssrm_tests::{spawn_app, TestAccount, TestApp};
+
+const ORIGIN: &str = "https://shop.example.com";
+
+fn site(app: &TestApp, account: &TestAccount) -> String {
+    domain::add_domain(&app.store, account.id(), "shop.example.com")
+        .expect("domain")
+        .site_key
+}
+
+async fn send(app: &TestApp, endpoint: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url(endpoint))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .header("origin", ORIGIN)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn page_view(app: &TestApp, key: &str, suid: Suid, url: &str) {
+    let body =
+        json!({"site": key, "suid": suid.to_string(), "url": url, "title": "", "referrer": ""});
+    assert_eq!(send(app, "t/pageview", body).await.status(), 204);
+}
+
+async fn event(app: &TestApp, key: &str, suid: Suid, name: &str) {
+    let body = json!({"site": key, "suid": suid.to_string(), "name": name, "props": {"sku": "X1"}, "url": format!("{ORIGIN}/cart")});
+    assert_eq!(send(app, "t/event", body).await.status(), 204);
+}
+
+async fn track_user(app: &TestApp, key: &str, suid: Suid, value: &str) -> Value {
+    let body = json!({"site": key, "suid": suid.to_string(), "value": value, "hash": null});
+    let response = send(app, "t/identify", body).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("JSON")
+}
+
+async fn add_contact(app: &TestApp, account: &TestAccount, fields: Value) -> u64 {
+    let answer = app.call(&account.token, "contacts/add.json", fields).await;
+    answer["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("contact id in {answer}"))
+}
+
+async fn history(app: &TestApp, account: &TestAccount, id: u64) -> Value {
+    app.call(&account.token, "contacts/history.json", json!({"id": id}))
+        .await
+}
+
+/// Everything the store holds about visitor `suid`: its record, page views and events.
+fn visitor_traces(app: &TestApp, account: &TestAccount, suid: Suid) -> (bool, usize, usize) {
+    let store = &app.store;
+    (
+        store.visitor(account.id(), suid).expect("store").is_some(),
+        store.page_views(account.id(), suid).expect("store").len(),
+        store
+            .tracked_events(account.id(), suid)
+            .expect("store")
+            .len(),
+    )
+}
+
+/// A contact with browsing (two visitors), an event, an activity, a campaign record, and a
+/// rule firing whose webhook delivery stays pending (its target refuses connections).
+struct Traces {
+    contact: u64,
+    suids: [Suid; 2],
+    campaign: CampaignId,
+}
+
+async fn contact_with_everything(
+    app: &TestApp,
+    account: &TestAccount,
+    key: &str,
+    phone: &str,
+    email: &str,
+) -> Traces {
+    let first = Suid::random();
+    let second = Suid::random();
+    page_view(app, key, first, &format!("{ORIGIN}/secret-page")).await;
+    event(app, key, first, "add_to_cart").await;
+    let contact = add_contact(
+        app,
+        account,
+        json!({"phone": phone, "email": email, "suid": first.to_string()}),
+    )
+    .await;
+    page_view(app, key, second, &format!("{ORIGIN}/other-device")).await;
+    let linked = track_user(app, key, second, email).await;
+    assert_eq!(linked["success"], json!(true), "{linked}");
+    let principal = Principal {
+        account: account.id(),
+        username: Some(account.username.clone()),
+    };
+    domain::add_activity(
+        &app.store,
+        &principal,
+        ContactId(contact),
+        "Rozmowa",
+        "o zamówieniu",
+    )
+    .expect("activity");
+    let campaign = domain::add_campaign(&app.store, account.id(), "Oddzwonić")
+        .expect("campaign")
+        .id;
+    domain::add_records(
+        &app.store,
+        account.id(),
+        &campaign,
+        &[RecordInput {
+            customer: ContactId(contact),
+            status_id: None,
+            dictionary_status_id: None,
+            agent_login: None,
+            next_call_date: None,
+            order: None,
+        }],
+    )
+    .expect("record");
+    Traces {
+        contact,
+        suids: [first, second],
+        campaign,
+    }
+}
+
+/// Asserts nothing of `traces` is left anywhere in the store or behind any API.
+async fn assert_erased(
+    app: &TestApp,
+    account: &TestAccount,
+    key: &str,
+    traces: &Traces,
+    email: &str,
+) {
+    let id = ContactId(traces.contact);
+    for suid in traces.suids {
+        assert_eq!(
+            visitor_traces(app, account, suid),
+            (false, 0, 0),
+            "visitor {suid}"
+        );
+    }
+    assert!(app
+        .store
+        .contact(account.id(), id)
+        .expect("store")
+        .is_none());
+    assert!(app
+        .store
+        .activities(account.id(), id)
+        .expect("store")
+        .is_empty());
+    assert!(app
+        .store
+        .campaign_record(account.id(), &traces.campaign, id)
+        .expect("store")
+        .is_none());
+    assert!(app
+        .store
+        .contact_deliveries(account.id(), id)
+        .expect("store")
+        .is_empty());
+    let answer = app
+        .client
+        .post(app.url("contacts/history.json"))
+        .bearer_auth(&account.token)
+        .json(&json!({"id": traces.contact}))
+        .send()
+        .await
+        .expect("request")
+        .json::<Value>()
+        .await
+        .expect("JSON");
+    assert_eq!(answer["error"]["code"], json!(1004), "{answer}");
+    // trackUser with the erased contact's data finds nobody, and does not revive the browser.
+    let fresh = Suid::random();
+    let found = track_user(app, key, fresh, email).await;
+    assert_eq!(found["success"], json!(false), "{found}");
+    // The audit log names the contact, who and how, and nothing personal.
+    let log = domain::audit_log(&app.store, account.id()).expect("audit");
+    let entry = log.iter().find(|e| e.contact == id).expect("audit entry");
+    let text = serde_json::to_string(entry).expect("json");
+    assert!(
+        !text.contains(email) && !text.contains("500600700"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_contacts_browsing_does_not_pass_to_the_next_sign_up_in_the_same_browser() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let s = Suid::random();
+    page_view(&app, &key, s, &format!("{ORIGIN}/secret-page")).await;
+    let a = add_contact(
+        &app,
+        &shop,
+        json!({"phone": "500600700", "email": "a@example.com", "suid": s.to_string()}),
+    )
+    .await;
+    assert_eq!(
+        history(&app, &shop, a).await["items"][0]["url"],
+        json!(format!("{ORIGIN}/secret-page"))
+    );
+
+    let deleted = app
+        .call(&shop.token, "contacts/delete.json", json!({"id": a}))
+        .await;
+    assert_eq!(deleted, json!({"success": true}));
+    assert_eq!(
+        visitor_traces(&app, &shop, s),
+        (false, 0, 0),
+        "S is forgotten"
+    );
+
+    let b = add_contact(
+        &app,
+        &shop,
+        json!({"phone": "600700800", "suid": s.to_string()}),
+    )
+    .await;
+    let items = history(&app, &shop, b).await;
+    assert_eq!(items["items"], json!([]), "B inherits nothing: {items}");
+    let found = track_user(&app, &key, Suid::random(), "a@example.com").await;
+    assert_eq!(found["success"], json!(false), "{found}");
+    // The browser is B's now, starting from nothing.
+    page_view(&app, &key, s, &format!("{ORIGIN}/after")).await;
+    let items = history(&app, &shop, b).await;
+    let urls: Vec<&Value> = items["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| &i["url"])
+        .collect();
+    assert_eq!(urls, vec![&json!(format!("{ORIGIN}/after"))]);
+}
+
+#[tokio::test]
+async fn contacts_delete_erases_every_trace_and_audits_the_api_user() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let traces = contact_with_everything(&app, &shop, &key, "500600700", "jan@example.com").await;
+    let other = contact_with_everything(&app, &shop, &key, "600700800", "ola@example.com").await;
+    let deleted = app
+        .call(
+            &shop.token,
+            "contacts/delete.json",
+            json!({"id": traces.contact}),
+        )
+        .await;
+    assert_eq!(deleted, json!({"success": true}));
+    assert_erased(&app, &shop, &key, &traces, "jan@example.com").await;
+    let log = domain::audit_log(&app.store, shop.id()).expect("audit");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].via, "contacts/delete");
+    assert_eq!(
+        log[0].by,
+        domain::Actor::Api {
+            api: "SerwerSMS".into(),
+            user: Some("shop".into())
+        }
+    );
+    // The other contact keeps everything.
+    for suid in other.suids {
+        assert!(visitor_traces(&app, &shop, suid).0);
+    }
+    assert_eq!(
+        history(&app, &shop, other.contact).await["items"]
+            .as_array()
+            .expect("items")
+            .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn groups_delete_with_delete_contacts_erases_the_members_traces() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let group = app
+        .call(&shop.token, "groups/add.json", json!({"name": "VIP"}))
+        .await["id"]
+        .as_u64()
+        .expect("group");
+    let traces = contact_with_everything(&app, &shop, &key, "500600700", "jan@example.com").await;
+    app.call(
+        &shop.token,
+        "contacts/edit.json",
+        json!({"id": traces.contact, "phone": "500600700", "email": "jan@example.com", "group_id": [group]}),
+    )
+    .await;
+    let deleted = app
+        .call(
+            &shop.token,
+            "groups/delete.json",
+            json!({"id": group, "delete_contacts": true}),
+        )
+        .await;
+    assert_eq!(deleted, json!({"success": true}));
+    assert_erased(&app, &shop, &key, &traces, "jan@example.com").await;
+    let log = domain::audit_log(&app.store, shop.id()).expect("audit");
+    assert_eq!(log[0].via, "groups/delete");
+}
+
+#[tokio::test]
+async fn the_admin_card_erases_a_contact_after_confirmation_and_shows_the_audit_log() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let traces = contact_with_everything(&app, &shop, &key, "500600700", "jan@example.com").await;
+    let admin = signed_in(&app, &shop).await;
+    let card = admin
+        .get(app.url(&format!("card?id={}", traces.contact)))
+        .send()
+        .await
+        .expect("card")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        card.contains(&format!("/contacts/{}/delete", traces.contact)),
+        "{card}"
+    );
+    let csrf = hidden(&card, "csrf");
+    let path = format!("contacts/{}/delete", traces.contact);
+    let unconfirmed = admin
+        .post(app.url(&path))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unconfirmed.status(), 422);
+    assert!(app
+        .store
+        .contact(shop.id(), ContactId(traces.contact))
+        .expect("store")
+        .is_some());
+    let forged = admin
+        .post(app.url(&path))
+        .form(&[("csrf", "forged"), ("confirm", "yes")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(forged.status(), 403);
+    let done = admin
+        .post(app.url(&path))
+        .form(&[("csrf", csrf.as_str()), ("confirm", "yes")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(done.status(), 303);
+    assert_erased(&app, &shop, &key, &traces, "jan@example.com").await;
+    let gone = admin
+        .get(app.url(&format!("card?id={}", traces.contact)))
+        .send()
+        .await
+        .expect("card");
+    assert_eq!(gone.status(), 404);
+    let audit = admin
+        .get(app.url("audit"))
+        .send()
+        .await
+        .expect("audit")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        audit.contains(&format!("<td>{}</td>", traces.contact)),
+        "{audit}"
+    );
+    assert!(audit.contains("admin shop"), "{audit}");
+    assert!(!audit.contains("jan@example.com"));
+}
+
+#[tokio::test]
+async fn erasure_cancels_the_contacts_pending_deliveries() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    // A webhook that refuses connections: its delivery stays pending, waiting for a retry.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", closed.local_addr().expect("addr"));
+    drop(closed);
+    let spec = domain::parse_rule(
+        &json!({"name": "Nowy", "when": {"contact_added": {}}, "then": [{"webhook": {"url": url, "secret": "s3cret-s3cret-s3cret"}}]}).to_string(),
+    )
+    .expect("rule");
+    let rule = domain::add_rule(&app.store, shop.id(), spec)
+        .expect("rule")
+        .rule;
+    let id = add_contact(&app, &shop, json!({"phone": "500600700"})).await;
+    let deliveries = app
+        .store
+        .contact_deliveries(shop.id(), ContactId(id))
+        .expect("store");
+    assert_eq!(deliveries.len(), 1);
+    let delivery = deliveries[0].id;
+    assert!(app
+        .store
+        .firing_mark(shop.id(), rule.id, ContactId(id))
+        .expect("store")
+        .is_some());
+    app.call(&shop.token, "contacts/delete.json", json!({"id": id}))
+        .await;
+    assert!(app
+        .store
+        .delivery(shop.id(), delivery)
+        .expect("store")
+        .is_none());
+    assert!(app
+        .store
+        .firing_mark(shop.id(), rule.id, ContactId(id))
+        .expect("store")
+        .is_none());
+    assert!(app
+        .store
+        .waiting_deliveries(1000)
+        .expect("outbox")
+        .iter()
+        .all(|(_, _, waiting)| *waiting != delivery));
+    assert!(app
+        .store
+        .latest_firings(shop.id(), rule.id, 100)
+        .expect("firings")
+        .iter()
+        .all(|firing| firing.contact != ContactId(id)));
+}
