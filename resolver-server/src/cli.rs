@@ -86,6 +86,9 @@ pub enum AdminCommand {
     /// Manage the account's SMS gateway (SerwerSMS API v2 compatible) used by rules.
     #[command(subcommand)]
     Gateway(GatewayCommand),
+    /// Print the account's audit log of erasures, oldest first: time, action, contact id,
+    /// who, through which call (no personal data).
+    Audit { account: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +148,9 @@ pub enum ContactCommand {
     /// Print a contact's history (page views and events of its visitors), newest first:
     /// time, kind, suid, URL or event name, title or properties.
     History { account: String, contact: u64 },
+    /// Delete a contact and erase everything stored about it (visitors and their browsing,
+    /// activities, campaign records, rule firings and deliveries); recorded in the audit log.
+    Delete { account: String, contact: u64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -410,6 +416,30 @@ pub fn run_admin(
                 domain::create_account_with_language(store, &name, Some(&country), language)?;
             store.flush()?;
             writeln!(out, "{}", account.id)?;
+            Ok(())
+        }
+        AdminCommand::Contact(ContactCommand::Delete {
+            account: name,
+            contact,
+        }) => {
+            let account = account(store, &name)?;
+            let erasing = domain::Erasing::new(domain::Actor::Operator, "command line");
+            domain::delete_contacts(store, account.id, &[domain::ContactId(contact)], &erasing)?;
+            store.flush()?;
+            Ok(())
+        }
+        AdminCommand::Audit { account: name } => {
+            for entry in domain::audit_log(store, account(store, &name)?.id)? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}",
+                    format_time(entry.at),
+                    entry.action.as_str(),
+                    entry.contact,
+                    entry.by.describe(),
+                    entry.via
+                )?;
+            }
             Ok(())
         }
         AdminCommand::Account(AccountCommand::List) => {

@@ -438,3 +438,71 @@ async fn erasure_cancels_the_contacts_pending_deliveries() {
         .iter()
         .all(|firing| firing.contact != ContactId(id)));
 }
+
+/// Runs an administration command line against the app's store, as the CLI and the control
+/// socket do; returns its standard output (asserting success and an empty standard error).
+fn admin_command(app: &TestApp, args: &[&str]) -> String {
+    use clap::Parser;
+    use resolver_server::cli::{run_admin, Cli, Command};
+    let argv = std::iter::once("resolver-server").chain(args.iter().copied());
+    let Command::Admin(command) = Cli::try_parse_from(argv).expect("command line").command else {
+        panic!("not an administration command: {args:?}");
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    run_admin(
+        &app.store,
+        command,
+        &mut std::io::empty(),
+        &mut out,
+        &mut err,
+    )
+    .unwrap_or_else(|error| panic!("{args:?}: {error:#}"));
+    assert!(err.is_empty(), "{}", String::from_utf8_lossy(&err));
+    String::from_utf8(out).expect("UTF-8")
+}
+
+#[tokio::test]
+async fn the_operator_erases_from_the_command_line_and_reads_the_audit_log() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let by_api = contact_with_everything(&app, &shop, &key, "500600700", "jan@example.com").await;
+    let by_cli = contact_with_everything(&app, &shop, &key, "600700800", "ola@example.com").await;
+    app.call(
+        &shop.token,
+        "contacts/delete.json",
+        json!({"id": by_api.contact}),
+    )
+    .await;
+    let printed = admin_command(
+        &app,
+        &["contact", "delete", "shop", &by_cli.contact.to_string()],
+    );
+    assert_eq!(printed, "");
+    assert_erased(&app, &shop, &key, &by_cli, "ola@example.com").await;
+    let log = admin_command(&app, &["audit", "shop"]);
+    let lines: Vec<Vec<&str>> = log.lines().map(|line| line.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(
+        lines[0][1..],
+        [
+            "contact_erased",
+            &by_api.contact.to_string(),
+            "SerwerSMS API user shop",
+            "contacts/delete"
+        ]
+    );
+    assert_eq!(
+        lines[1][1..],
+        [
+            "contact_erased",
+            &by_cli.contact.to_string(),
+            "operator (command line)",
+            "command line"
+        ]
+    );
+    assert!(!log.contains("example.com") && !log.contains("600700800"));
+    // Another account's log is its own.
+    app.account("other");
+    assert_eq!(admin_command(&app, &["audit", "other"]), "");
+}
