@@ -151,6 +151,9 @@ pub enum ContactCommand {
     /// Delete a contact and erase everything stored about it (visitors and their browsing,
     /// activities, campaign records, rule firings and deliveries); recorded in the audit log.
     Delete { account: String, contact: u64 },
+    /// Print everything stored about a contact as one JSON document (the access export; its
+    /// fields are described in the README), and nothing else.
+    Export { account: String, contact: u64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -426,6 +429,21 @@ pub fn run_admin(
             let erasing = domain::Erasing::new(domain::Actor::Operator, "command line");
             domain::delete_contacts(store, account.id, &[domain::ContactId(contact)], &erasing)?;
             store.flush()?;
+            Ok(())
+        }
+        AdminCommand::Contact(ContactCommand::Export {
+            account: name,
+            contact,
+        }) => {
+            let account = account(store, &name)?;
+            let export = domain::export_contact(
+                store,
+                account.id,
+                domain::ContactId(contact),
+                domain::now_millis(),
+            )?;
+            serde_json::to_writer_pretty(&mut *out, &export)?;
+            writeln!(out)?;
             Ok(())
         }
         AdminCommand::Audit { account: name } => {

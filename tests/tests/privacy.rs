@@ -506,3 +506,168 @@ async fn the_operator_erases_from_the_command_line_and_reads_the_audit_log() {
     app.account("other");
     assert_eq!(admin_command(&app, &["audit", "other"]), "");
 }
+
+/// The JSON of a stored value, for comparing with the export.
+fn stored<T: serde::Serialize>(value: T) -> Value {
+    serde_json::to_value(value).expect("JSON")
+}
+
+#[tokio::test]
+async fn the_access_export_holds_exactly_what_is_stored_about_the_contact() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", closed.local_addr().expect("addr"));
+    drop(closed);
+    let secret = "webhook-secret-of-the-shop";
+    let spec = domain::parse_rule(
+        &json!({"name": "Nowy", "when": {"contact_added": {}}, "then": [{"webhook": {"url": url, "secret": secret}}]}).to_string(),
+    )
+    .expect("rule");
+    domain::add_rule(&app.store, shop.id(), spec).expect("rule");
+    let group = app
+        .call(&shop.token, "groups/add.json", json!({"name": "VIP"}))
+        .await["id"]
+        .as_u64()
+        .expect("group");
+    let traces = contact_with_everything(&app, &shop, &key, "500600700", "jan@example.com").await;
+    app.call(&shop.token, "contacts/edit.json", json!({"id": traces.contact, "phone": "500600700", "email": "jan@example.com", "first_name": "Jan", "group_id": [group]})).await;
+    domain::add_to_blacklist(&app.store, shop.id(), "500600700").expect("blacklist");
+    let other = contact_with_everything(&app, &shop, &key, "600700800", "ola@example.com").await;
+
+    let printed = admin_command(
+        &app,
+        &["contact", "export", "shop", &traces.contact.to_string()],
+    );
+    let export: Value = serde_json::from_str(&printed).expect("stdout is one JSON document");
+    let id = ContactId(traces.contact);
+    let account = shop.id();
+    let store = &app.store;
+    assert_eq!(export["format"], json!("ssrm-contact-export/1"));
+    assert_eq!(
+        export["contact"],
+        stored(store.contact(account, id).expect("store").expect("contact"))
+    );
+    assert_eq!(export["contact"]["first_name"], json!("Jan"));
+    assert_eq!(export["groups"], json!([{"id": group, "name": "VIP"}]));
+    assert_eq!(export["blacklisted"], json!(true));
+    let visitors = export["visitors"].as_array().expect("visitors");
+    assert_eq!(visitors.len(), 2);
+    for suid in traces.suids {
+        let visitor = visitors
+            .iter()
+            .find(|v| v["suid"] == json!(suid.to_string()))
+            .expect("visitor");
+        let record = store
+            .visitor(account, suid)
+            .expect("store")
+            .expect("visitor");
+        assert_eq!(visitor["link"], stored(record.link));
+        assert_eq!(visitor["first_seen"], json!(record.first_seen));
+        assert_eq!(
+            visitor["page_views"],
+            stored(store.page_views(account, suid).expect("store"))
+        );
+        assert_eq!(
+            visitor["events"],
+            stored(store.tracked_events(account, suid).expect("store"))
+        );
+    }
+    let causes: Vec<&Value> = visitors.iter().map(|v| &v["link"]["cause"]).collect();
+    assert!(
+        causes.contains(&&json!("contacts_add")) && causes.contains(&&json!("track_user")),
+        "{causes:?}"
+    );
+    assert_eq!(
+        visitors
+            .iter()
+            .map(|v| v["page_views"].as_array().expect("views").len())
+            .sum::<usize>(),
+        2
+    );
+    assert_eq!(
+        export["activities"],
+        stored(store.activities(account, id).expect("store"))
+    );
+    assert_eq!(
+        export["activities"].as_array().expect("activities").len(),
+        1
+    );
+    assert_eq!(
+        export["campaign_records"][0]["campaign"],
+        json!(traces.campaign.as_str())
+    );
+    assert_eq!(
+        export["campaign_records"][0]["campaign_name"],
+        json!("Oddzwonić")
+    );
+    assert_eq!(
+        export["campaign_records"][0]["record"],
+        stored(
+            store
+                .campaign_record(account, &traces.campaign, id)
+                .expect("store")
+                .expect("record")
+        )
+    );
+    assert_eq!(export["rule_firings"].as_array().expect("firings").len(), 1);
+    assert_eq!(export["rule_firings"][0]["rule_name"], json!("Nowy"));
+    assert_eq!(
+        export["rule_firings"][0]["firing"]["contact"],
+        json!(traces.contact)
+    );
+    assert_eq!(export["rule_firings"][0]["mark"]["times"], json!(1));
+    let deliveries = store.contact_deliveries(account, id).expect("store");
+    assert_eq!(
+        export["deliveries"].as_array().expect("deliveries").len(),
+        deliveries.len()
+    );
+    assert_eq!(export["deliveries"][0]["id"], json!(deliveries[0].id.0));
+    assert_eq!(
+        export["deliveries"][0]["action"]["webhook"]["secret"],
+        json!("(hidden)")
+    );
+    assert!(
+        !printed.contains(secret),
+        "the shop's secret is not the contact's data"
+    );
+    // Nothing of the other contact.
+    assert!(!printed.contains("ola@example.com") && !printed.contains(&other.suids[0].to_string()));
+
+    // The card's button downloads the same document.
+    let admin = signed_in(&app, &shop).await;
+    let card = admin
+        .get(app.url(&format!("card?id={}", traces.contact)))
+        .send()
+        .await
+        .expect("card")
+        .text()
+        .await
+        .expect("html");
+    let link = format!("/contacts/{}/export", traces.contact);
+    assert!(card.contains(&link), "{card}");
+    let response = admin.get(app.url(&link)).send().await.expect("export");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .expect("header")
+        .starts_with("attachment"));
+    let mut downloaded: Value = response.json().await.expect("JSON");
+    let mut expected = export.clone();
+    downloaded["exported_at"] = Value::Null;
+    expected["exported_at"] = Value::Null;
+    assert_eq!(downloaded, expected);
+    // Another account cannot export it.
+    let rival = app.account("rival");
+    let rival_admin = signed_in(&app, &rival).await;
+    assert_eq!(
+        rival_admin
+            .get(app.url(&link))
+            .send()
+            .await
+            .expect("export")
+            .status(),
+        404
+    );
+}

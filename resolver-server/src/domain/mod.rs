@@ -62,7 +62,10 @@ pub use model::{
     Millis, Principal, SiteDomain, Visitor, VisitorLink,
 };
 pub use phone::{Country, Phone, DIALABLE_DIGITS, TAIL_DIGITS};
-pub use privacy::{audit_log, Actor, AuditAction, AuditEntry, Erasing};
+pub use privacy::{
+    audit_log, export_contact, Actor, AuditAction, AuditEntry, ContactExport, Erasing,
+    ExportCampaignRecord, ExportFiring, ExportGroup, ExportVisitor, EXPORT_FORMAT,
+};
 pub use rules::{
     add_rule, delete_rule, is_public_address, keep_hidden_secrets, list_rules, parse_rule,
     set_rule_enabled, shown_spec, update_rule, validate_rule, view_rule, Action, CampaignAction,

@@ -3,8 +3,12 @@
 //! The audit log holds no personal data: the contact's id (never reused), when, who and
 //! through which door. What erasing removes is listed in `store/privacy.rs`.
 
-use super::model::{Millis, Principal};
-use super::ContactId;
+use super::model::{Contact, Millis, Principal, VisitorLink};
+use super::{
+    AccountId, Activity, CampaignId, CampaignRecord, ContactId, Delivery, DeliveryAction,
+    DomainError, DomainResult, Entity, Firing, FiringMark, GroupId, PageView, Suid, TrackedEvent,
+    HIDDEN_SECRET,
+};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -107,4 +111,129 @@ pub fn audit_log(store: &Store, account: super::AccountId) -> Result<Vec<AuditEn
 #[cfg(test)]
 pub(crate) fn operator() -> Erasing {
     Erasing::new(Actor::Operator, "test")
+}
+
+/// Everything stored about one contact: the access export (documented field by field in the
+/// README, "What ssrm stores").
+#[derive(Clone, Debug, Serialize)]
+pub struct ContactExport {
+    /// `ssrm-contact-export/1`.
+    pub format: &'static str,
+    pub exported_at: Millis,
+    pub contact: Contact,
+    pub groups: Vec<ExportGroup>,
+    /// Whether the contact's phone is on the account's blacklist (no SMS, no campaigns).
+    pub blacklisted: bool,
+    pub visitors: Vec<ExportVisitor>,
+    pub activities: Vec<Activity>,
+    pub campaign_records: Vec<ExportCampaignRecord>,
+    pub rule_firings: Vec<ExportFiring>,
+    pub deliveries: Vec<Delivery>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportGroup {
+    pub id: GroupId,
+    pub name: String,
+}
+
+/// One browser linked to the contact, with why and when it was linked, and its history.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportVisitor {
+    pub suid: Suid,
+    pub first_seen: Millis,
+    pub last_seen: Millis,
+    pub link: Option<VisitorLink>,
+    pub page_views: Vec<PageView>,
+    pub events: Vec<TrackedEvent>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportCampaignRecord {
+    pub campaign: CampaignId,
+    pub campaign_name: String,
+    pub record: CampaignRecord,
+}
+
+/// A rule firing, with the rule's name (if it still exists) and how often it fired for the
+/// contact (its mark).
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportFiring {
+    pub rule_name: Option<String>,
+    pub firing: Firing,
+    pub mark: Option<FiringMark>,
+}
+
+pub const EXPORT_FORMAT: &str = "ssrm-contact-export/1";
+
+/// The access export of contact `id` at time `now`. Webhook secrets (the shop's, not the
+/// contact's) are shown as hidden.
+pub fn export_contact(
+    store: &Store,
+    account: AccountId,
+    id: ContactId,
+    now: Millis,
+) -> DomainResult<ContactExport> {
+    let contact = store
+        .contact(account, id)?
+        .ok_or(DomainError::NotFound(Entity::Contact))?;
+    let groups = contact
+        .groups
+        .iter()
+        .filter_map(|group| store.group(account, *group).transpose())
+        .map(|group| {
+            group.map(|group| ExportGroup {
+                id: group.id,
+                name: group.name,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut visitors = Vec::new();
+    for visitor in store.contact_visitors(account, id)? {
+        visitors.push(ExportVisitor {
+            page_views: store.page_views(account, visitor.suid)?,
+            events: store.tracked_events(account, visitor.suid)?,
+            suid: visitor.suid,
+            first_seen: visitor.first_seen,
+            last_seen: visitor.last_seen,
+            link: visitor.link,
+        });
+    }
+    let mut campaign_records = Vec::new();
+    for campaign in store.campaigns(account)? {
+        if let Some(record) = store.campaign_record(account, &campaign.id, id)? {
+            campaign_records.push(ExportCampaignRecord {
+                campaign: campaign.id,
+                campaign_name: campaign.name,
+                record,
+            });
+        }
+    }
+    let mut rule_firings = Vec::new();
+    for firing in store.contact_firings(account, id)? {
+        let rule = store.rule(account, firing.rule)?;
+        rule_firings.push(ExportFiring {
+            rule_name: rule.map(|rule| rule.spec.name),
+            mark: store.firing_mark(account, firing.rule, id)?,
+            firing,
+        });
+    }
+    let mut deliveries = store.contact_deliveries(account, id)?;
+    for delivery in &mut deliveries {
+        if let DeliveryAction::Webhook(hook) = &mut delivery.action {
+            HIDDEN_SECRET.clone_into(&mut hook.secret);
+        }
+    }
+    Ok(ContactExport {
+        format: EXPORT_FORMAT,
+        exported_at: now,
+        blacklisted: super::is_blacklisted(store, account, &contact.phone)?,
+        groups,
+        visitors,
+        activities: store.activities(account, id)?,
+        campaign_records,
+        rule_firings,
+        deliveries,
+        contact,
+    })
 }

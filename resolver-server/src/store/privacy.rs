@@ -127,6 +127,23 @@ impl Store {
         Ok(())
     }
 
+    /// Every firing of any rule (deleted rules included) for `contact`, oldest first.
+    pub fn contact_firings(
+        &self,
+        account: AccountId,
+        contact: ContactId,
+    ) -> Result<Vec<Firing>, StoreError> {
+        let mut found = Vec::new();
+        for value in self.data.scan_prefix(keys::all_firings(account)).values() {
+            let firing: Firing = decode(&value?)?;
+            if firing.contact == contact {
+                found.push(firing);
+            }
+        }
+        found.sort_by_key(|firing| (firing.at, firing.id));
+        Ok(found)
+    }
+
     /// The account's audit log, oldest first.
     pub fn audit_log(&self, account: AccountId) -> Result<Vec<AuditEntry>, StoreError> {
         self.list(keys::audit_log(account))

@@ -14,6 +14,7 @@ use serde::Deserialize;
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/contacts/{id}/delete", web::post().to(delete))
+        .route("/contacts/{id}/export", web::get().to(export))
         .route("/audit", web::get().to(audit));
 }
 
@@ -25,6 +26,7 @@ fn csrf_field(csrf: &str) -> Markup {
 pub fn card_actions(chrome: &Chrome, contact: ContactId) -> Markup {
     html! {
         div.privacy {
+            a.button href={ "/contacts/" (contact) "/export" } download { "Eksport danych (JSON)" }
             form method="post" action={ "/contacts/" (contact) "/delete" } {
                 (csrf_field(chrome.csrf))
                 label {
@@ -82,6 +84,25 @@ async fn delete(
         }
         Ok(Err(domain::DomainError::NotFound(_))) => not_found(&admin, Entity::Contact),
         _ => internal(),
+    }
+}
+
+/// The access export as a JSON download.
+async fn export(admin: Admin, path: web::Path<u64>, state: web::Data<AppState>) -> HttpResponse {
+    let id = ContactId(*path);
+    let exported = domain::export_contact(&state.store, admin.0.account, id, domain::now_millis());
+    match exported.map(|export| serde_json::to_vec_pretty(&export)) {
+        Ok(Ok(body)) => HttpResponse::Ok()
+            .content_type("application/json")
+            .insert_header((
+                "Content-Disposition",
+                format!("attachment; filename=\"contact-{id}.json\""),
+            ))
+            .insert_header(("Cache-Control", "no-store"))
+            .body(body),
+        Ok(Err(_)) => internal(),
+        Err(domain::DomainError::NotFound(_)) => not_found(&admin, Entity::Contact),
+        Err(_) => internal(),
     }
 }
 
