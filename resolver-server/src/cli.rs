@@ -89,6 +89,9 @@ pub enum AdminCommand {
     /// Print the account's audit log of erasures, oldest first: time, action, contact id,
     /// who, through which call (no personal data).
     Audit { account: String },
+    /// Delete the account's page views and events older than its retention period now (the
+    /// server also does it hourly); prints what was deleted as JSON.
+    Purge { account: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,6 +203,14 @@ pub enum AccountCommand {
     },
     /// List accounts: id, name, country.
     List,
+    /// Change an account's settings.
+    Set {
+        name: String,
+        /// Keep page views and events this many days (1 to 3650; default 395, about 13
+        /// months).
+        #[arg(long)]
+        retention_days: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -444,6 +455,25 @@ pub fn run_admin(
             )?;
             serde_json::to_writer_pretty(&mut *out, &export)?;
             writeln!(out)?;
+            Ok(())
+        }
+        AdminCommand::Purge { account: name } => {
+            let account = account(store, &name)?;
+            let purged = domain::purge_expired(store, account.id, domain::now_millis())?;
+            store.flush()?;
+            writeln!(out, "{}", serde_json::to_string(&purged)?)?;
+            Ok(())
+        }
+        AdminCommand::Account(AccountCommand::Set {
+            name,
+            retention_days,
+        }) => {
+            let account = account(store, &name)?;
+            let Some(days) = retention_days else {
+                anyhow::bail!("nothing to set (try --retention-days N)");
+            };
+            domain::set_retention_days(store, account.id, days)?;
+            store.flush()?;
             Ok(())
         }
         AdminCommand::Audit { account: name } => {

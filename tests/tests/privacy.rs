@@ -671,3 +671,173 @@ async fn the_access_export_holds_exactly_what_is_stored_about_the_contact() {
         404
     );
 }
+
+const DAY: i64 = 86_400_000;
+
+fn view_at(app: &TestApp, account: &TestAccount, suid: Suid, path: &str, at: i64) {
+    domain::record_page_view_at(
+        &app.store,
+        account.id(),
+        suid,
+        &format!("{ORIGIN}{path}"),
+        "",
+        "",
+        at,
+    )
+    .expect("page view");
+}
+
+fn urls(app: &TestApp, account: &TestAccount, suid: Suid) -> Vec<String> {
+    app.store
+        .page_views(account.id(), suid)
+        .expect("store")
+        .into_iter()
+        .map(|view| view.url.trim_start_matches(ORIGIN).to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn retention_deletes_history_older_than_the_accounts_period_with_a_clock_the_test_sets() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let other = app.account("other");
+    let t0 = domain::now_millis();
+    let known = Suid::random();
+    let anonymous = Suid::random();
+    view_at(&app, &shop, known, "/old", t0 - 10 * DAY);
+    view_at(&app, &shop, known, "/new", t0);
+    domain::record_event_at(
+        &app.store,
+        shop.id(),
+        known,
+        "old_event",
+        "{}",
+        &format!("{ORIGIN}/old"),
+        t0 - 10 * DAY,
+    )
+    .expect("event");
+    view_at(&app, &shop, anonymous, "/browsing", t0);
+    let foreign = Suid::random();
+    view_at(&app, &other, foreign, "/old", t0 - 10 * DAY);
+    let contact = add_contact(
+        &app,
+        &shop,
+        json!({"phone": "500600700", "suid": known.to_string()}),
+    )
+    .await;
+    assert_eq!(
+        domain::retention_days(&app.store, shop.id()).expect("days"),
+        395,
+        "13 months by default"
+    );
+
+    let nothing = domain::purge_expired(&app.store, shop.id(), t0).expect("purge");
+    assert_eq!(nothing, domain::Purged::default());
+    // 390 days later the view from 400 days before is gone; the 390-day-old one stays.
+    let later = domain::purge_expired(&app.store, shop.id(), t0 + 390 * DAY).expect("purge");
+    assert_eq!(
+        later,
+        domain::Purged {
+            page_views: 1,
+            events: 1,
+            visitors: 0
+        }
+    );
+    assert_eq!(urls(&app, &shop, known), ["/new"]);
+    assert!(app
+        .store
+        .tracked_events(shop.id(), known)
+        .expect("store")
+        .is_empty());
+    let history = history(&app, &shop, contact).await;
+    assert_eq!(
+        history["items"].as_array().expect("items").len(),
+        1,
+        "{history}"
+    );
+    // Another account's data is its own business.
+    assert_eq!(urls(&app, &other, foreign), ["/old"]);
+    // A year and more later: everything; the anonymous browser is forgotten, the contact's
+    // link stays (it is the contact's, erased with it).
+    let all = domain::purge_expired(&app.store, shop.id(), t0 + 400 * DAY).expect("purge");
+    assert_eq!(
+        all,
+        domain::Purged {
+            page_views: 2,
+            events: 0,
+            visitors: 1
+        }
+    );
+    assert!(app
+        .store
+        .visitor(shop.id(), anonymous)
+        .expect("store")
+        .is_none());
+    assert!(app
+        .store
+        .visitor(shop.id(), known)
+        .expect("store")
+        .is_some());
+
+    // The operator shortens the period and purges now.
+    assert_eq!(
+        admin_command(&app, &["account", "set", "shop", "--retention-days", "5"]),
+        ""
+    );
+    assert_eq!(
+        domain::retention_days(&app.store, shop.id()).expect("days"),
+        5
+    );
+    view_at(
+        &app,
+        &shop,
+        known,
+        "/last-week",
+        domain::now_millis() - 6 * DAY,
+    );
+    view_at(&app, &shop, known, "/today", domain::now_millis());
+    let printed = admin_command(&app, &["purge", "shop"]);
+    let purged: Value = serde_json::from_str(&printed).expect("JSON");
+    assert_eq!(purged, json!({"page_views": 1, "events": 0, "visitors": 0}));
+    assert_eq!(urls(&app, &shop, known), ["/today"]);
+
+    // The admin page sets it too, refusing nonsense.
+    let admin = signed_in(&app, &shop).await;
+    let privacy = admin
+        .get(app.url("audit"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        privacy.contains("name=\"retention_days\"") && privacy.contains("value=\"5\""),
+        "{privacy}"
+    );
+    let csrf = hidden(&privacy, "csrf");
+    for bad in ["0", "3651", "soon"] {
+        let refused = admin
+            .post(app.url("audit/retention"))
+            .form(&[("csrf", csrf.as_str()), ("retention_days", bad)])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(refused.status(), 422, "{bad}");
+    }
+    let saved = admin
+        .post(app.url("audit/retention"))
+        .form(&[("csrf", csrf.as_str()), ("retention_days", "30")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(saved.status(), 303);
+    assert_eq!(
+        domain::retention_days(&app.store, shop.id()).expect("days"),
+        30
+    );
+    assert_eq!(
+        domain::retention_days(&app.store, other.id()).expect("days"),
+        395
+    );
+}

@@ -237,3 +237,61 @@ pub fn export_contact(
         contact,
     })
 }
+
+/// How long page views and events are kept by default: about 13 months, like the tracker's
+/// cookie (395 days).
+pub const DEFAULT_RETENTION_DAYS: u32 = 395;
+/// The longest retention an account may set (ten years).
+pub const MAX_RETENTION_DAYS: u32 = 3650;
+const DAY_MILLIS: Millis = 86_400_000;
+
+/// An account's data-protection settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivacySettings {
+    /// Page views and events older than this many days are deleted.
+    pub retention_days: u32,
+}
+
+/// What a purge deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Purged {
+    pub page_views: u64,
+    pub events: u64,
+    /// Anonymous visitors (never linked to a contact) last seen before the cutoff.
+    pub visitors: u64,
+}
+
+/// The account's retention period in days (the default if never set).
+pub fn retention_days(store: &Store, account: AccountId) -> DomainResult<u32> {
+    Ok(store
+        .privacy_settings(account)?
+        .map_or(DEFAULT_RETENTION_DAYS, |settings| settings.retention_days))
+}
+
+/// Sets the account's retention period: 1 to [`MAX_RETENTION_DAYS`] days.
+pub fn set_retention_days(store: &Store, account: AccountId, days: u32) -> DomainResult<()> {
+    if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+        return Err(DomainError::InvalidField {
+            field: "retention_days",
+            reason: "must be between 1 and 3650 days",
+        });
+    }
+    let mut settings = store.privacy_settings(account)?.unwrap_or(PrivacySettings {
+        retention_days: DEFAULT_RETENTION_DAYS,
+    });
+    settings.retention_days = days;
+    store.put_privacy_settings(account, &settings)?;
+    Ok(())
+}
+
+/// Keys deleted per write by a purge.
+const PURGE_BATCH: usize = 1000;
+
+/// Deletes the account's page views and events older than its retention period at time
+/// `now`, and anonymous visitors not seen since. Rule counts and firings are kept (they are
+/// counters and the record of what was done; a contact's are erased with the contact).
+pub fn purge_expired(store: &Store, account: AccountId, now: Millis) -> DomainResult<Purged> {
+    let days = retention_days(store, account)?;
+    let cutoff = now.saturating_sub(Millis::from(days) * DAY_MILLIS);
+    Ok(store.purge_before(account, cutoff, PURGE_BATCH)?)
+}

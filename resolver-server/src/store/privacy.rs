@@ -7,7 +7,8 @@
 
 use super::{decode, decode_tx, encode, keys, Store, StoreError, Tx};
 use crate::domain::{
-    AccountId, AuditEntry, ContactId, Delivery, DeliveryId, Firing, Millis, Suid, Visitor,
+    AccountId, AuditEntry, ContactId, Delivery, DeliveryId, Firing, Millis, PrivacySettings,
+    Purged, Suid, Visitor,
 };
 use sled::transaction::TransactionalTree;
 use std::collections::HashSet;
@@ -142,6 +143,93 @@ impl Store {
         }
         found.sort_by_key(|firing| (firing.at, firing.id));
         Ok(found)
+    }
+
+    /// The account's data-protection settings, if ever set.
+    pub fn privacy_settings(
+        &self,
+        account: AccountId,
+    ) -> Result<Option<PrivacySettings>, StoreError> {
+        self.get(keys::privacy_settings(account))
+    }
+
+    pub fn put_privacy_settings(
+        &self,
+        account: AccountId,
+        settings: &PrivacySettings,
+    ) -> Result<(), StoreError> {
+        let _guard = self.write_guard();
+        self.data
+            .insert(keys::privacy_settings(account), encode(settings))?;
+        Ok(())
+    }
+
+    /// Deletes the account's page views and events from before `cutoff`, and anonymous
+    /// visitors last seen before it, `batch` keys per write (the write barrier is taken per
+    /// batch, so requests and backups interleave).
+    pub fn purge_before(
+        &self,
+        account: AccountId,
+        cutoff: Millis,
+        batch: usize,
+    ) -> Result<Purged, StoreError> {
+        let mut purged = Purged::default();
+        for (prefix, count) in [
+            (keys::all_page_views(account), &mut purged.page_views),
+            (keys::all_tracked_events(account), &mut purged.events),
+        ] {
+            let mut pending = Vec::with_capacity(batch);
+            for key in self.data.scan_prefix(prefix).keys() {
+                let key = key?;
+                if keys::visitor_entry_time(&key).is_some_and(|at| at < cutoff) {
+                    pending.push(key);
+                }
+                if pending.len() >= batch {
+                    *count += self.remove_all(&mut pending)?;
+                }
+            }
+            *count += self.remove_all(&mut pending)?;
+        }
+        let mut stale = Vec::new();
+        for value in self.data.scan_prefix(keys::all_visitors(account)).values() {
+            let visitor: Visitor = decode(&value?)?;
+            if visitor.link.is_none() && visitor.last_seen < cutoff {
+                stale.push(visitor.suid);
+            }
+        }
+        for suid in stale {
+            // Re-checked in a transaction: a page view may have just touched the visitor.
+            let removed = self.transaction(|data, _| {
+                let key = keys::visitor(account, suid);
+                let Some(bytes) = data.get(&key)? else {
+                    return Ok(false);
+                };
+                let visitor: Visitor = decode_tx(&bytes)?;
+                if visitor.link.is_some() || visitor.last_seen >= cutoff {
+                    return Ok(false);
+                }
+                data.remove(key)?;
+                Ok(true)
+            });
+            match removed {
+                Ok(true) => purged.visitors += 1,
+                Ok(false) => {}
+                Err(crate::domain::DomainError::Store(error)) => return Err(error),
+                Err(error) => return Err(StoreError::Corrupt(error.to_string())),
+            }
+        }
+        Ok(purged)
+    }
+
+    fn remove_all(&self, keys: &mut Vec<sled::IVec>) -> Result<u64, StoreError> {
+        let _guard = self.write_guard();
+        let mut batch = sled::Batch::default();
+        let count = keys.len() as u64;
+        for key in keys.drain(..) {
+            batch.remove(key);
+        }
+        self.data.apply_batch(batch)?;
+        Ok(count)
     }
 
     /// The account's audit log, oldest first.

@@ -15,7 +15,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/contacts/{id}/delete", web::post().to(delete))
         .route("/contacts/{id}/export", web::get().to(export))
-        .route("/audit", web::get().to(audit));
+        .route("/audit", web::get().to(audit))
+        .route("/audit/retention", web::post().to(set_retention));
 }
 
 fn csrf_field(csrf: &str) -> Markup {
@@ -107,18 +108,71 @@ async fn export(admin: Admin, path: web::Path<u64>, state: web::Data<AppState>) 
 }
 
 async fn audit(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match domain::audit_log(&state.store, admin.0.account) {
-        Ok(entries) => page(audit_page(&admin.chrome(), &entries)),
-        Err(_) => internal(),
+    let account = admin.0.account;
+    match (
+        domain::audit_log(&state.store, account),
+        domain::retention_days(&state.store, account),
+    ) {
+        (Ok(entries), Ok(days)) => page(audit_page(&admin.chrome(), &entries, days, None)),
+        _ => internal(),
     }
 }
 
-fn audit_page(chrome: &Chrome, entries: &[AuditEntry]) -> Markup {
+#[derive(Deserialize)]
+struct RetentionForm {
+    csrf: String,
+    #[serde(default)]
+    retention_days: String,
+}
+super::has_csrf!(RetentionForm);
+
+async fn set_retention(admin: Admin, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let Some(form) = checked_form::<RetentionForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    let account = admin.0.account;
+    let outcome = match form.retention_days.trim().parse::<u32>() {
+        Ok(days) => domain::set_retention_days(&state.store, account, days),
+        Err(_) => Err(domain::DomainError::InvalidField {
+            field: "retention_days",
+            reason: "must be between 1 and 3650 days",
+        }),
+    };
+    match outcome {
+        Ok(()) => {
+            if super::super::flush(&state.store).await.is_err() {
+                return internal();
+            }
+            see_other("/audit")
+        }
+        Err(error) => match (
+            domain::audit_log(&state.store, account),
+            domain::retention_days(&state.store, account),
+        ) {
+            (Ok(entries), Ok(days)) => html(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                audit_page(&admin.chrome(), &entries, days, Some(&error.to_string())),
+            ),
+            _ => internal(),
+        },
+    }
+}
+
+fn audit_page(chrome: &Chrome, entries: &[AuditEntry], days: u32, error: Option<&str>) -> Markup {
     layout(
         Some(chrome),
-        "Dziennik usunięć",
+        "Prywatność",
         html! {
-            h1 { "Dziennik usunięć" }
+            h1 { "Prywatność" }
+            h2 { "Okres przechowywania" }
+            p { "Odsłony i zdarzenia starsze niż tyle dni są usuwane (co godzinę, w tle)." }
+            @if let Some(error) = error { p.error { (error) } }
+            form method="post" action="/audit/retention" {
+                (csrf_field(chrome.csrf))
+                label { "Dni: " input type="number" name="retention_days" min="1" max="3650" value=(days) required; }
+                button type="submit" { "Zapisz" }
+            }
+            h2 { "Dziennik usunięć" }
             p { "Kto i kiedy usunął kontakt (z całą historią). Bez danych osobowych: tylko numer kontaktu." }
             table.audit {
                 thead { tr { th { "Kiedy" } th { "Kontakt" } th { "Kto" } th { "Przez" } } }
