@@ -256,6 +256,14 @@ pub enum DomainCommand {
     List { account: String },
     /// Require identity verification for trackUser on a domain; prints the site secret.
     RequireHash { account: String, domain: String },
+    /// Honour Global Privacy Control and Do Not Track on a domain (or stop with `--off`):
+    /// requests with `Sec-GPC: 1` or `DNT: 1` store nothing.
+    BrowserSignals {
+        account: String,
+        domain: String,
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 fn open_store(dir: &Path, cache_mb: u64) -> anyhow::Result<Store> {
@@ -591,6 +599,16 @@ pub fn run_admin(
         AdminCommand::Campaign(command) => run_campaign(store, command, out),
         AdminCommand::Rule(command) => run_rule(store, command, stdin, out, err),
         AdminCommand::Gateway(command) => run_gateway(store, command, stdin, out, err),
+        AdminCommand::Domain(DomainCommand::BrowserSignals {
+            account: name,
+            domain,
+            off,
+        }) => {
+            let account = account(store, &name)?;
+            domain::set_honour_browser_signals(store, account.id, &domain, !off)?;
+            store.flush()?;
+            Ok(())
+        }
         AdminCommand::Domain(DomainCommand::RequireHash {
             account: name,
             domain,

@@ -841,3 +841,172 @@ async fn retention_deletes_history_older_than_the_accounts_period_with_a_clock_t
         395
     );
 }
+
+/// A page view as a browser sends it, with extra request headers.
+async fn page_view_with(
+    app: &TestApp,
+    key: &str,
+    suid: Suid,
+    path: &str,
+    headers: &[(&str, &str)],
+) {
+    let body = json!({"site": key, "suid": suid.to_string(), "url": format!("{ORIGIN}{path}"), "title": "", "referrer": ""});
+    let mut request = app
+        .client
+        .post(app.url("t/pageview"))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .header("origin", ORIGIN)
+        .body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    assert_eq!(request.send().await.expect("request").status(), 204);
+}
+
+#[tokio::test]
+async fn a_domain_that_honours_gpc_and_dnt_stores_nothing_from_such_requests() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    add_contact(
+        &app,
+        &shop,
+        json!({"phone": "500600700", "email": "jan@example.com"}),
+    )
+    .await;
+    // Off (the default): the signals change nothing.
+    let before = Suid::random();
+    page_view_with(&app, &key, before, "/dnt-ignored", &[("DNT", "1")]).await;
+    assert_eq!(urls(&app, &shop, before), ["/dnt-ignored"]);
+
+    assert_eq!(
+        admin_command(
+            &app,
+            &["domain", "browser-signals", "shop", "shop.example.com"]
+        ),
+        ""
+    );
+    for headers in [[("DNT", "1")], [("Sec-GPC", "1")]] {
+        let suid = Suid::random();
+        page_view_with(&app, &key, suid, "/private", &headers).await;
+        let body = json!({"site": key, "suid": suid.to_string(), "name": "add_to_cart", "props": {}, "url": format!("{ORIGIN}/cart")});
+        let mut request = app
+            .client
+            .post(app.url("t/event"))
+            .header("origin", ORIGIN)
+            .body(body.to_string());
+        request = request.header(headers[0].0, headers[0].1);
+        assert_eq!(request.send().await.expect("event").status(), 204);
+        let identify = json!({"site": key, "suid": suid.to_string(), "value": "jan@example.com", "hash": null});
+        let answer: Value = app
+            .client
+            .post(app.url("t/identify"))
+            .header("origin", ORIGIN)
+            .header(headers[0].0, headers[0].1)
+            .body(identify.to_string())
+            .send()
+            .await
+            .expect("identify")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(answer["success"], json!(false), "{headers:?}: {answer}");
+        assert_eq!(
+            visitor_traces(&app, &shop, suid),
+            (false, 0, 0),
+            "{headers:?}"
+        );
+    }
+    // `DNT: 0` is no refusal.
+    let allowed = Suid::random();
+    page_view_with(&app, &key, allowed, "/allowed", &[("DNT", "0")]).await;
+    assert_eq!(urls(&app, &shop, allowed), ["/allowed"]);
+    // Switched off again, a DNT request is stored.
+    admin_command(
+        &app,
+        &[
+            "domain",
+            "browser-signals",
+            "shop",
+            "shop.example.com",
+            "--off",
+        ],
+    );
+    let after = Suid::random();
+    page_view_with(&app, &key, after, "/again", &[("DNT", "1")]).await;
+    assert_eq!(urls(&app, &shop, after), ["/again"]);
+}
+
+#[tokio::test]
+async fn no_stored_record_holds_the_clients_address_or_user_agent() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let key = site(&app, &shop);
+    let agent = "PrivacyProbe/1.0 (X11; Linux x86_64)";
+    let forwarded = "203.0.113.77";
+    let headers = [
+        ("User-Agent", agent),
+        ("X-Forwarded-For", forwarded),
+        ("X-Real-IP", forwarded),
+    ];
+    let suid = Suid::random();
+    page_view_with(&app, &key, suid, "/", &headers).await;
+    let body = json!({"site": key, "suid": suid.to_string(), "name": "signup", "props": {"plan": "pro"}, "url": format!("{ORIGIN}/")});
+    app.client
+        .post(app.url("t/event"))
+        .header("origin", ORIGIN)
+        .header("User-Agent", agent)
+        .header("X-Forwarded-For", forwarded)
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("event");
+    let id = add_contact(
+        &app,
+        &shop,
+        json!({"phone": "500600700", "email": "jan@example.com", "suid": suid.to_string()}),
+    )
+    .await;
+    let identify = json!({"site": key, "suid": Suid::random().to_string(), "value": "jan@example.com", "hash": null});
+    app.client
+        .post(app.url("t/identify"))
+        .header("origin", ORIGIN)
+        .header("User-Agent", agent)
+        .header("X-Forwarded-For", forwarded)
+        .body(identify.to_string())
+        .send()
+        .await
+        .expect("identify");
+    let admin = signed_in(&app, &shop).await;
+    admin
+        .get(app.url(&format!("card?id={id}")))
+        .send()
+        .await
+        .expect("card");
+    assert_eq!(urls(&app, &shop, suid), ["/"], "the page view was stored");
+
+    // Every key and value of every tree, read from a consistent copy of the database.
+    let copy = tempfile::tempdir().expect("dir");
+    let target = copy.path().join("backup");
+    app.store.backup_to(&target).expect("backup");
+    let db = sled::open(&target).expect("open the copy");
+    let mut entries = 0;
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).expect("tree");
+        for entry in tree.iter() {
+            let (k, v) = entry.expect("entry");
+            entries += 1;
+            for bytes in [&k[..], &v[..]] {
+                let text = String::from_utf8_lossy(bytes);
+                for needle in ["127.0.0.1", forwarded, "PrivacyProbe", "Linux x86_64"] {
+                    assert!(
+                        !text.contains(needle),
+                        "{needle} stored in tree {:?}: {text}",
+                        String::from_utf8_lossy(&name)
+                    );
+                }
+            }
+        }
+    }
+    assert!(entries > 10, "the copy holds the data ({entries} entries)");
+}

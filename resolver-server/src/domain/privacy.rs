@@ -3,7 +3,7 @@
 //! The audit log holds no personal data: the contact's id (never reused), when, who and
 //! through which door. What erasing removes is listed in `store/privacy.rs`.
 
-use super::model::{Contact, Millis, Principal, VisitorLink};
+use super::model::{Contact, Millis, Principal, SiteDomain, VisitorLink};
 use super::{
     AccountId, Activity, CampaignId, CampaignRecord, ContactId, Delivery, DeliveryAction,
     DomainError, DomainResult, Entity, Firing, FiringMark, GroupId, PageView, Suid, TrackedEvent,
@@ -294,4 +294,31 @@ pub fn purge_expired(store: &Store, account: AccountId, now: Millis) -> DomainRe
     let days = retention_days(store, account)?;
     let cutoff = now.saturating_sub(Millis::from(days) * DAY_MILLIS);
     Ok(store.purge_before(account, cutoff, PURGE_BATCH)?)
+}
+
+/// The privacy signals a browser sent with a request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BrowserSignals {
+    /// `Sec-GPC: 1` (Global Privacy Control).
+    pub global_privacy_control: bool,
+    /// `DNT: 1` (Do Not Track).
+    pub do_not_track: bool,
+}
+
+impl BrowserSignals {
+    /// Whether a site that honours these signals must store nothing from the request.
+    pub fn refuse(self, domain: &SiteDomain) -> bool {
+        domain.honour_browser_signals && (self.global_privacy_control || self.do_not_track)
+    }
+}
+
+/// Switches honouring GPC/DNT on or off for one of the account's domains.
+pub fn set_honour_browser_signals(
+    store: &Store,
+    account: AccountId,
+    domain: &str,
+    on: bool,
+) -> DomainResult<SiteDomain> {
+    let name = super::normalise_domain(domain)?;
+    store.update_domain(account, &name, |domain| domain.honour_browser_signals = on)
 }
