@@ -166,6 +166,18 @@ async fn assert_erased(
         .campaign_record(account.id(), &traces.campaign, id)
         .expect("store")
         .is_none());
+    let thulium = app
+        .client
+        .get(app.url(&format!(
+            "api/crm_outbounds/{}/records/{}",
+            traces.campaign.as_str(),
+            traces.contact
+        )))
+        .basic_auth(&account.username, Some(&account.password))
+        .send()
+        .await
+        .expect("thulium");
+    assert_eq!(thulium.status(), 404, "Thulium no longer knows the record");
     assert!(app
         .store
         .contact_deliveries(account.id(), id)
@@ -921,16 +933,38 @@ async fn a_domain_that_honours_gpc_and_dnt_stores_nothing_from_such_requests() {
     let allowed = Suid::random();
     page_view_with(&app, &key, allowed, "/allowed", &[("DNT", "0")]).await;
     assert_eq!(urls(&app, &shop, allowed), ["/allowed"]);
-    // Switched off again, a DNT request is stored.
-    admin_command(
-        &app,
-        &[
-            "domain",
-            "browser-signals",
-            "shop",
-            "shop.example.com",
-            "--off",
-        ],
+    // Switched off on the domains page, a DNT request is stored again.
+    let admin = signed_in(&app, &shop).await;
+    let domains = admin
+        .get(app.url("domains"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        domains.contains("Przestań respektować GPC/DNT"),
+        "{domains}"
+    );
+    let csrf = hidden(&domains, "csrf");
+    let off = admin
+        .post(app.url("domains/browser-signals"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("domain", "shop.example.com"),
+            ("on", "false"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(off.status(), 303);
+    assert!(
+        !app.store
+            .domain(shop.id(), "shop.example.com")
+            .expect("store")
+            .expect("domain")
+            .honour_browser_signals
     );
     let after = Suid::random();
     page_view_with(&app, &key, after, "/again", &[("DNT", "1")]).await;

@@ -359,6 +359,7 @@ pub fn domains(
                         input type="hidden" name="required" value=(if domain.require_hash { "false" } else { "true" });
                         button type="submit" { @if domain.require_hash { "Wyłącz weryfikację" } @else { "Włącz weryfikację" } }
                     }
+                    (super::privacy::browser_signals_form(chrome, domain))
                 }
             }
             form.inline method="post" action="/domains" {

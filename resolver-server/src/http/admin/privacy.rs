@@ -4,7 +4,7 @@
 
 use super::pages::{layout, time, Chrome};
 use super::{checked_form, forbidden, html, internal, not_found, page, see_other, Admin, HasCsrf};
-use crate::domain::{self, Actor, AuditEntry, ContactId, Entity, Erasing};
+use crate::domain::{self, Actor, AuditEntry, ContactId, Entity, Erasing, SiteDomain};
 use crate::http::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -15,6 +15,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/contacts/{id}/delete", web::post().to(delete))
         .route("/contacts/{id}/export", web::get().to(export))
+        .route("/domains/browser-signals", web::post().to(browser_signals))
         .route("/audit", web::get().to(audit))
         .route("/audit/retention", web::post().to(set_retention));
 }
@@ -37,6 +38,45 @@ pub fn card_actions(chrome: &Chrome, contact: ContactId) -> Markup {
                 button.danger type="submit" { "Usuń trwale" }
             }
         }
+    }
+}
+
+/// The domain's GPC/DNT switch (on the domains page).
+pub fn browser_signals_form(chrome: &Chrome, domain: &SiteDomain) -> Markup {
+    html! {
+        @if domain.honour_browser_signals {
+            p.ok { "Sygnały przeglądarki (GPC, DNT) respektowane: z takich żądań nic nie jest zapisywane." }
+        }
+        form.inline method="post" action="/domains/browser-signals" {
+            (csrf_field(chrome.csrf))
+            input type="hidden" name="domain" value=(domain.name);
+            input type="hidden" name="on" value=(if domain.honour_browser_signals { "false" } else { "true" });
+            button type="submit" { @if domain.honour_browser_signals { "Przestań respektować GPC/DNT" } @else { "Respektuj GPC/DNT" } }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SignalsForm {
+    csrf: String,
+    domain: String,
+    on: String,
+}
+super::has_csrf!(SignalsForm);
+
+async fn browser_signals(
+    admin: Admin,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let Some(form) = checked_form::<SignalsForm>(&admin, &body) else {
+        return forbidden(Some(&admin));
+    };
+    let on = form.on == "true";
+    match domain::set_honour_browser_signals(&state.store, admin.0.account, &form.domain, on) {
+        Ok(_) if super::super::flush(&state.store).await.is_ok() => see_other("/domains"),
+        Ok(_) => internal(),
+        Err(_) => not_found(&admin, Entity::Domain),
     }
 }
 
