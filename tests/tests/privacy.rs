@@ -335,14 +335,7 @@ async fn the_admin_card_erases_a_contact_after_confirmation_and_shows_the_audit_
     let key = site(&app, &shop);
     let traces = contact_with_everything(&app, &shop, &key, "500600700", "jan@example.com").await;
     let admin = signed_in(&app, &shop).await;
-    let card = admin
-        .get(app.url(&format!("card?id={}", traces.contact)))
-        .send()
-        .await
-        .expect("card")
-        .text()
-        .await
-        .expect("html");
+    let card = page_text(&admin, app.url(&format!("card?id={}", traces.contact))).await;
     assert!(
         card.contains(&format!("/contacts/{}/delete", traces.contact)),
         "{card}"
@@ -382,14 +375,7 @@ async fn the_admin_card_erases_a_contact_after_confirmation_and_shows_the_audit_
         .await
         .expect("card");
     assert_eq!(gone.status(), 404);
-    let audit = admin
-        .get(app.url("audit"))
-        .send()
-        .await
-        .expect("audit")
-        .text()
-        .await
-        .expect("html");
+    let audit = page_text(&admin, app.url("audit")).await;
     assert!(
         audit.contains(&format!("<td>{}</td>", traces.contact)),
         "{audit}"
@@ -398,21 +384,32 @@ async fn the_admin_card_erases_a_contact_after_confirmation_and_shows_the_audit_
     assert!(!audit.contains("jan@example.com"));
 }
 
-#[tokio::test]
-async fn erasure_cancels_the_contacts_pending_deliveries() {
-    let app = spawn_app().await;
-    let shop = app.account("shop");
-    // A webhook that refuses connections: its delivery stays pending, waiting for a retry.
+/// A rule that, for every new contact, calls a webhook that refuses connections: its delivery
+/// stays pending, waiting for a retry.
+fn refused_webhook_rule(app: &TestApp, account: &TestAccount, secret: &str) -> domain::Rule {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/hook", closed.local_addr().expect("addr"));
     drop(closed);
     let spec = domain::parse_rule(
-        &json!({"name": "Nowy", "when": {"contact_added": {}}, "then": [{"webhook": {"url": url, "secret": "s3cret-s3cret-s3cret"}}]}).to_string(),
+        &json!({"name": "Nowy", "when": {"contact_added": {}}, "then": [{"webhook": {"url": url, "secret": secret}}]}).to_string(),
     )
     .expect("rule");
-    let rule = domain::add_rule(&app.store, shop.id(), spec)
+    domain::add_rule(&app.store, account.id(), spec)
         .expect("rule")
-        .rule;
+        .rule
+}
+
+/// The HTML of an admin page.
+async fn page_text(admin: &reqwest::Client, url: String) -> String {
+    let response = admin.get(url).send().await.expect("page");
+    response.text().await.expect("html")
+}
+
+#[tokio::test]
+async fn erasure_cancels_the_contacts_pending_deliveries() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let rule = refused_webhook_rule(&app, &shop, "s3cret-s3cret-s3cret");
     let id = add_contact(&app, &shop, json!({"phone": "500600700"})).await;
     let deliveries = app
         .store
@@ -529,15 +526,8 @@ async fn the_access_export_holds_exactly_what_is_stored_about_the_contact() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let key = site(&app, &shop);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}/hook", closed.local_addr().expect("addr"));
-    drop(closed);
     let secret = "webhook-secret-of-the-shop";
-    let spec = domain::parse_rule(
-        &json!({"name": "Nowy", "when": {"contact_added": {}}, "then": [{"webhook": {"url": url, "secret": secret}}]}).to_string(),
-    )
-    .expect("rule");
-    domain::add_rule(&app.store, shop.id(), spec).expect("rule");
+    refused_webhook_rule(&app, &shop, secret);
     let group = app
         .call(&shop.token, "groups/add.json", json!({"name": "VIP"}))
         .await["id"]
@@ -649,14 +639,7 @@ async fn the_access_export_holds_exactly_what_is_stored_about_the_contact() {
 
     // The card's button downloads the same document.
     let admin = signed_in(&app, &shop).await;
-    let card = admin
-        .get(app.url(&format!("card?id={}", traces.contact)))
-        .send()
-        .await
-        .expect("card")
-        .text()
-        .await
-        .expect("html");
+    let card = page_text(&admin, app.url(&format!("card?id={}", traces.contact))).await;
     let link = format!("/contacts/{}/export", traces.contact);
     assert!(card.contains(&link), "{card}");
     let response = admin.get(app.url(&link)).send().await.expect("export");
@@ -815,14 +798,7 @@ async fn retention_deletes_history_older_than_the_accounts_period_with_a_clock_t
 
     // The admin page sets it too, refusing nonsense.
     let admin = signed_in(&app, &shop).await;
-    let privacy = admin
-        .get(app.url("audit"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let privacy = page_text(&admin, app.url("audit")).await;
     assert!(
         privacy.contains("name=\"retention_days\"") && privacy.contains("value=\"5\""),
         "{privacy}"
@@ -935,14 +911,7 @@ async fn a_domain_that_honours_gpc_and_dnt_stores_nothing_from_such_requests() {
     assert_eq!(urls(&app, &shop, allowed), ["/allowed"]);
     // Switched off on the domains page, a DNT request is stored again.
     let admin = signed_in(&app, &shop).await;
-    let domains = admin
-        .get(app.url("domains"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let domains = page_text(&admin, app.url("domains")).await;
     assert!(
         domains.contains("Przestań respektować GPC/DNT"),
         "{domains}"
