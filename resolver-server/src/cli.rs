@@ -86,6 +86,12 @@ pub enum AdminCommand {
     /// Manage the account's SMS gateway (SerwerSMS API v2 compatible) used by rules.
     #[command(subcommand)]
     Gateway(GatewayCommand),
+    /// Print the account's audit log of erasures, oldest first: time, action, contact id,
+    /// who, through which call (no personal data).
+    Audit { account: String },
+    /// Delete the account's page views and events older than its retention period now (the
+    /// server also does it hourly); prints what was deleted as JSON.
+    Purge { account: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +151,12 @@ pub enum ContactCommand {
     /// Print a contact's history (page views and events of its visitors), newest first:
     /// time, kind, suid, URL or event name, title or properties.
     History { account: String, contact: u64 },
+    /// Delete a contact and erase everything stored about it (visitors and their browsing,
+    /// activities, campaign records, rule firings and deliveries); recorded in the audit log.
+    Delete { account: String, contact: u64 },
+    /// Print everything stored about a contact as one JSON document (the access export; its
+    /// fields are described in the README), and nothing else.
+    Export { account: String, contact: u64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,6 +203,14 @@ pub enum AccountCommand {
     },
     /// List accounts: id, name, country.
     List,
+    /// Change an account's settings.
+    Set {
+        name: String,
+        /// Keep page views and events this many days (1 to 3650; default 395, about 13
+        /// months).
+        #[arg(long)]
+        retention_days: Option<u32>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -236,6 +256,14 @@ pub enum DomainCommand {
     List { account: String },
     /// Require identity verification for trackUser on a domain; prints the site secret.
     RequireHash { account: String, domain: String },
+    /// Honour Global Privacy Control and Do Not Track on a domain (or stop with `--off`):
+    /// requests with `Sec-GPC: 1` or `DNT: 1` store nothing.
+    BrowserSignals {
+        account: String,
+        domain: String,
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 fn open_store(dir: &Path, cache_mb: u64) -> anyhow::Result<Store> {
@@ -412,6 +440,64 @@ pub fn run_admin(
             writeln!(out, "{}", account.id)?;
             Ok(())
         }
+        AdminCommand::Contact(ContactCommand::Delete {
+            account: name,
+            contact,
+        }) => {
+            let account = account(store, &name)?;
+            let erasing = domain::Erasing::new(domain::Actor::Operator, "command line");
+            domain::delete_contacts(store, account.id, &[domain::ContactId(contact)], &erasing)?;
+            store.flush()?;
+            Ok(())
+        }
+        AdminCommand::Contact(ContactCommand::Export {
+            account: name,
+            contact,
+        }) => {
+            let account = account(store, &name)?;
+            let export = domain::export_contact(
+                store,
+                account.id,
+                domain::ContactId(contact),
+                domain::now_millis(),
+            )?;
+            serde_json::to_writer_pretty(&mut *out, &export)?;
+            writeln!(out)?;
+            Ok(())
+        }
+        AdminCommand::Purge { account: name } => {
+            let account = account(store, &name)?;
+            let purged = domain::purge_expired(store, account.id, domain::now_millis())?;
+            store.flush()?;
+            writeln!(out, "{}", serde_json::to_string(&purged)?)?;
+            Ok(())
+        }
+        AdminCommand::Account(AccountCommand::Set {
+            name,
+            retention_days,
+        }) => {
+            let account = account(store, &name)?;
+            let Some(days) = retention_days else {
+                anyhow::bail!("nothing to set (try --retention-days N)");
+            };
+            domain::set_retention_days(store, account.id, days)?;
+            store.flush()?;
+            Ok(())
+        }
+        AdminCommand::Audit { account: name } => {
+            for entry in domain::audit_log(store, account(store, &name)?.id)? {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}",
+                    format_time(entry.at),
+                    entry.action.as_str(),
+                    entry.contact,
+                    entry.by.describe(),
+                    entry.via
+                )?;
+            }
+            Ok(())
+        }
         AdminCommand::Account(AccountCommand::List) => {
             for account in store.accounts()? {
                 writeln!(out, "{}\t{}\t{}", account.id, account.name, account.country)?;
@@ -513,6 +599,16 @@ pub fn run_admin(
         AdminCommand::Campaign(command) => run_campaign(store, command, out),
         AdminCommand::Rule(command) => run_rule(store, command, stdin, out, err),
         AdminCommand::Gateway(command) => run_gateway(store, command, stdin, out, err),
+        AdminCommand::Domain(DomainCommand::BrowserSignals {
+            account: name,
+            domain,
+            off,
+        }) => {
+            let account = account(store, &name)?;
+            domain::set_honour_browser_signals(store, account.id, &domain, !off)?;
+            store.flush()?;
+            Ok(())
+        }
         AdminCommand::Domain(DomainCommand::RequireHash {
             account: name,
             domain,

@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod retention;
 pub mod serve;
 pub mod store;
 pub mod telemetry;

@@ -377,6 +377,7 @@ pub fn add_domain(store: &Store, account: AccountId, domain: &str) -> DomainResu
         site_key: random_hex(12),
         secret: random_hex(32),
         require_hash: false,
+        honour_browser_signals: false,
         created_at: now_millis(),
     };
     store.insert_domain(account, &domain)?;

@@ -132,6 +132,7 @@ pub fn contact_activities(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::privacy::operator;
     use crate::domain::{add_contact, create_account, delete_contacts, ContactInput};
 
     #[test]
@@ -174,7 +175,7 @@ mod tests {
             add_activity(&store, &principal, ContactId(999_999), "x", ""),
             Err(DomainError::NotFound(Entity::Contact))
         ));
-        delete_contacts(&store, account, &[contact.id]).expect("delete");
+        delete_contacts(&store, account, &[contact.id], &operator()).expect("delete");
         assert!(
             store
                 .activities(account, contact.id)

@@ -303,12 +303,18 @@ pub fn view_contact(store: &Store, account: AccountId, id: ContactId) -> DomainR
 }
 
 /// Deletes contacts, all or none: an id unknown to the account fails the call and deletes
-/// nothing.
-pub fn delete_contacts(store: &Store, account: AccountId, ids: &[ContactId]) -> DomainResult<()> {
+/// nothing. Everything stored about them is erased with them (their visitors and browsing,
+/// activities, campaign records, firings, deliveries) and each deletion is audited.
+pub fn delete_contacts(
+    store: &Store,
+    account: AccountId,
+    ids: &[ContactId],
+    erasing: &super::Erasing,
+) -> DomainResult<()> {
     if ids.is_empty() {
         return Err(DomainError::MissingField { field: "id" });
     }
-    store.delete_contacts(account, ids)
+    store.delete_contacts(account, ids, &|id| erasing.entry(id))
 }
 
 /// Which contacts a list shows.
@@ -605,6 +611,7 @@ pub(super) fn check_group_name(name: &str) -> DomainResult<&str> {
 mod tests {
     use super::*;
     use crate::domain::accounts::create_account;
+    use crate::domain::privacy::operator;
 
     fn setup() -> (Store, Principal) {
         let store = Store::open_temporary().expect("store");
@@ -779,7 +786,7 @@ mod tests {
             "the old digits are unindexed"
         );
         assert_eq!(found("101"), [contact.id]);
-        delete_contacts(&store, principal.account, &[contact.id]).expect("delete");
+        delete_contacts(&store, principal.account, &[contact.id], &operator()).expect("delete");
         assert!(found("101").is_empty());
         assert!(matches!(
             add_contact(

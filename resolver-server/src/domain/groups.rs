@@ -48,11 +48,12 @@ pub fn delete_groups(
     account: AccountId,
     ids: &[GroupId],
     delete_contacts: bool,
+    erasing: &super::Erasing,
 ) -> DomainResult<()> {
     if ids.is_empty() {
         return Err(DomainError::MissingField { field: "id" });
     }
-    store.delete_groups(account, ids, delete_contacts)
+    store.delete_groups(account, ids, delete_contacts, &|id| erasing.entry(id))
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -97,6 +98,7 @@ pub fn list_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::privacy::operator;
     use crate::domain::{add_contact, create_account, ContactInput, Principal};
 
     fn member(store: &Store, principal: &Principal, group: GroupId) {
@@ -123,7 +125,7 @@ mod tests {
             view_group(&store, account, group.id).expect("view").count,
             2
         );
-        delete_groups(&store, account, &[group.id], false).expect("delete");
+        delete_groups(&store, account, &[group.id], false, &operator()).expect("delete");
         assert!(store
             .contacts(account)
             .all(|c| c.expect("contact").groups.is_empty()));
@@ -146,7 +148,7 @@ mod tests {
             ..Default::default()
         };
         add_contact(&store, &principal, &input).expect("add");
-        delete_groups(&store, account, &[first.id], true).expect("delete");
+        delete_groups(&store, account, &[first.id], true, &operator()).expect("delete");
         assert_eq!(store.contacts(account).count(), 0);
         assert_eq!(
             view_group(&store, account, second.id).expect("view").count,

@@ -17,6 +17,7 @@ mod limits;
 mod listing;
 mod model;
 mod phone;
+mod privacy;
 mod rules;
 mod sessions;
 mod text;
@@ -61,6 +62,12 @@ pub use model::{
     Millis, Principal, SiteDomain, Visitor, VisitorLink,
 };
 pub use phone::{Country, Phone, DIALABLE_DIGITS, TAIL_DIGITS};
+pub use privacy::{
+    audit_log, export_contact, purge_expired, retention_days, set_honour_browser_signals,
+    set_retention_days, Actor, AuditAction, AuditEntry, BrowserSignals, ContactExport, Erasing,
+    ExportCampaignRecord, ExportFiring, ExportGroup, ExportVisitor, PrivacySettings, Purged,
+    DEFAULT_RETENTION_DAYS, EXPORT_FORMAT, MAX_RETENTION_DAYS,
+};
 pub use rules::{
     add_rule, delete_rule, is_public_address, keep_hidden_secrets, list_rules, parse_rule,
     set_rule_enabled, shown_spec, update_rule, validate_rule, view_rule, Action, CampaignAction,

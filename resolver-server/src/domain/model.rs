@@ -66,6 +66,10 @@ pub struct SiteDomain {
     pub secret: String,
     /// Whether trackUser must carry a valid HMAC of its value.
     pub require_hash: bool,
+    /// Whether requests carrying Global Privacy Control (`Sec-GPC: 1`) or Do Not Track
+    /// (`DNT: 1`) are treated as a refusal of tracking: nothing from them is stored.
+    #[serde(default)]
+    pub honour_browser_signals: bool,
     pub created_at: Millis,
 }
 

@@ -548,6 +548,7 @@ pub fn contact_timeline(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::privacy::operator;
     use crate::domain::{add_contact, add_domain, create_account, ContactInput, Principal};
 
     struct Fixture {
@@ -984,7 +985,8 @@ mod tests {
         let f = fixture();
         let device = Suid::random();
         let gone = contact(&f, "600700800", "gone@example.com", Some(device));
-        crate::domain::delete_contacts(&f.store, f.account, &[gone.id]).expect("delete");
+        crate::domain::delete_contacts(&f.store, f.account, &[gone.id], &operator())
+            .expect("delete");
         let known = contact(&f, "500600700", "jan@example.com", Some(Suid::random()));
         resolve_identity(
             &f.store,

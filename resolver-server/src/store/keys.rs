@@ -34,6 +34,8 @@ const FIRING: u8 = 0x53;
 const DELIVERY: u8 = 0x54;
 const CONTACT_DELIVERY: u8 = 0x55;
 const SMS_GATEWAY: u8 = 0x56;
+const AUDIT: u8 = 0x60;
+const PRIVACY_SETTINGS: u8 = 0x61;
 
 /// The readiness probe's key, in sled's default tree (neither `data` nor `auth`).
 pub const READINESS_PROBE: &[u8] = b"readiness-probe";
@@ -287,6 +289,63 @@ pub fn contact_deliveries(account: AccountId, contact: ContactId) -> Vec<u8> {
     with_u64(start(account, CONTACT_DELIVERY, 16), contact.0)
 }
 
+/// Every campaign record of the account (`campaign | customer`).
+pub fn campaign_records(account: AccountId) -> Vec<u8> {
+    start(account, CAMPAIGN_RECORD, 0)
+}
+
+/// Every firing mark of the account, whatever the rule (`rule | contact`).
+pub fn all_firing_marks(account: AccountId) -> Vec<u8> {
+    start(account, FIRING_MARK, 0)
+}
+
+/// Every firing of the account, whatever the rule (deleted rules' logs included).
+pub fn all_firings(account: AccountId) -> Vec<u8> {
+    start(account, FIRING, 0)
+}
+
+/// The account's audit log in time order: `time | id`.
+pub fn audit_entry(account: AccountId, at: i64, id: u64) -> Vec<u8> {
+    with_u64(with_u64(audit_log(account), at.max(0) as u64), id)
+}
+
+pub fn audit_log(account: AccountId) -> Vec<u8> {
+    start(account, AUDIT, 16)
+}
+
+/// The account's data-protection settings (retention).
+pub fn privacy_settings(account: AccountId) -> Vec<u8> {
+    start(account, PRIVACY_SETTINGS, 0)
+}
+
+/// Every visitor record of the account.
+pub fn all_visitors(account: AccountId) -> Vec<u8> {
+    start(account, VISITOR, 0)
+}
+
+/// Every page view of the account, whatever the visitor.
+pub fn all_page_views(account: AccountId) -> Vec<u8> {
+    start(account, PAGE_VIEW, 0)
+}
+
+/// Every custom event of the account, whatever the visitor.
+pub fn all_tracked_events(account: AccountId) -> Vec<u8> {
+    start(account, TRACKED_EVENT, 0)
+}
+
+/// The time in a page-view or event key (`suid | time | id`).
+pub fn visitor_entry_time(key: &[u8]) -> Option<i64> {
+    let end = key.len().checked_sub(8)?;
+    let bytes: [u8; 8] = key.get(end.checked_sub(8)?..end)?.try_into().ok()?;
+    i64::try_from(u64::from_be_bytes(bytes)).ok()
+}
+
+/// The page views (or events) of visitor `suid` up to and including time `at`: the upper
+/// bound of a range scan (exclusive), for retention and erasure sweeps.
+pub fn visitor_range_end(prefix: &[u8], at: i64) -> Vec<u8> {
+    with_u64(prefix.to_vec(), (at.max(0) as u64).saturating_add(1))
+}
+
 pub fn sms_gateway(account: AccountId) -> Vec<u8> {
     start(account, SMS_GATEWAY, 0)
 }
@@ -387,6 +446,13 @@ mod tests {
         let long = phone_entry(AccountId(1), "+48500600700", ContactId(3));
         assert!(!long.starts_with(&short));
         assert_eq!(trailing_id(&long), Some(3));
+    }
+
+    #[test]
+    fn page_view_keys_give_back_their_time() {
+        let key = page_view(AccountId(3), Suid::random(), 1_700_000_000_123, 42);
+        assert_eq!(visitor_entry_time(&key), Some(1_700_000_000_123));
+        assert!(key.starts_with(&all_page_views(AccountId(3))));
     }
 
     #[test]

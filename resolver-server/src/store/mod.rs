@@ -11,6 +11,7 @@ mod blacklist;
 mod campaigns;
 mod commit;
 pub mod keys;
+mod privacy;
 mod rules;
 mod sessions;
 mod visits;
@@ -18,8 +19,9 @@ mod visits;
 pub use campaigns::RecordInsert;
 
 use crate::domain::{
-    Account, AccountId, ApiToken, ApiUser, Contact, ContactId, DomainError, DomainResult, Email,
-    Entity, Group, GroupId, LinkCause, Millis, Phone, SiteDomain, Suid, Visitor, VisitorLink,
+    Account, AccountId, ApiToken, ApiUser, AuditEntry, Contact, ContactId, DomainError,
+    DomainResult, Email, Entity, Group, GroupId, LinkCause, Millis, Phone, SiteDomain, Suid,
+    Visitor, VisitorLink,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -625,43 +627,30 @@ impl Store {
         })
     }
 
-    /// Deletes the contacts, all or none: one unknown id fails the whole call.
-    pub fn delete_contacts(&self, account: AccountId, ids: &[ContactId]) -> DomainResult<()> {
-        let dependent = self.dependent_keys(account, ids)?;
-        self.transaction(|data, _| {
+    /// Deletes the contacts, all or none: one unknown id fails the whole call. Everything
+    /// stored about them goes in the same transaction (see `store/privacy.rs`), with one audit
+    /// entry per contact made by `audit`.
+    pub fn delete_contacts(
+        &self,
+        account: AccountId,
+        ids: &[ContactId],
+        audit: &dyn Fn(ContactId) -> AuditEntry,
+    ) -> DomainResult<()> {
+        let plan = self.plan_erasure(account, ids)?;
+        let at = crate::domain::now_millis();
+        self.outbox_transaction(|data, outbox| {
             for id in ids {
                 let Some(bytes) = data.get(keys::contact(account, *id))? else {
                     return fail(DomainError::NotFound(Entity::Contact));
                 };
                 tx_remove_contact(data, account, &decode_tx(&bytes)?)?;
+                privacy::tx_audit(data, account, &audit(*id))?;
             }
-            for key in &dependent {
-                data.remove(key.as_slice())?;
-            }
-            Ok(())
-        })
-    }
-
-    /// The entries that hang off the contacts `ids` (contact→visitor index, activities), read
-    /// before a delete because sled transactions cannot scan. An entry added by a racing write
-    /// is harmless: ids are never reused.
-    fn dependent_keys(
-        &self,
-        account: AccountId,
-        ids: &[ContactId],
-    ) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut found = Vec::new();
-        for id in ids {
-            for prefix in [
-                keys::contact_visitors(account, *id),
-                keys::activities(account, *id),
-            ] {
-                for key in self.data.scan_prefix(prefix).keys() {
-                    found.push(key?.to_vec());
-                }
-            }
-        }
-        Ok(found)
+            privacy::tx_erase(data, outbox, account, &plan)
+        })?;
+        let suids: Vec<Suid> = plan.suids().collect();
+        self.sweep_erased(account, &suids, at)?;
+        Ok(())
     }
 
     // ----- groups -----
@@ -702,6 +691,7 @@ impl Store {
         account: AccountId,
         ids: &[GroupId],
         delete_contacts: bool,
+        audit: &dyn Fn(ContactId) -> AuditEntry,
     ) -> DomainResult<()> {
         for _ in 0..MAX_RETRIES {
             // Members are read first because sled transactions cannot scan; the transaction
@@ -715,12 +705,13 @@ impl Store {
                 );
             }
             let contact_ids: Vec<ContactId> = members.iter().flatten().copied().collect();
-            let dependent = if delete_contacts {
-                self.dependent_keys(account, &contact_ids)?
+            let plan = if delete_contacts {
+                self.plan_erasure(account, &contact_ids)?
             } else {
-                Vec::new()
+                privacy::Erasure::default()
             };
-            let outcome = self.transaction(|data, _| {
+            let at = crate::domain::now_millis();
+            let outcome = self.outbox_transaction(|data, outbox| {
                 for (id, members) in ids.iter().zip(&members) {
                     let Some(bytes) = data.get(keys::group(account, *id))? else {
                         return fail(DomainError::NotFound(Entity::Group));
@@ -738,6 +729,7 @@ impl Store {
                         let contact: Contact = decode_tx(&bytes)?;
                         if delete_contacts {
                             tx_remove_contact(data, account, &contact)?;
+                            privacy::tx_audit(data, account, &audit(contact.id))?;
                         } else {
                             let mut changed = contact.clone();
                             changed.groups.retain(|group| group != id);
@@ -746,14 +738,16 @@ impl Store {
                     }
                     data.remove(keys::group(account, *id))?;
                 }
-                for key in &dependent {
-                    data.remove(key.as_slice())?;
-                }
-                Ok(())
+                privacy::tx_erase(data, outbox, account, &plan)
             });
             match outcome {
                 Err(DomainError::Store(StoreError::Busy)) => continue,
-                other => return other,
+                Err(error) => return Err(error),
+                Ok(()) => {
+                    let suids: Vec<Suid> = plan.suids().collect();
+                    self.sweep_erased(account, &suids, at)?;
+                    return Ok(());
+                }
             }
         }
         Err(DomainError::Store(StoreError::Busy))

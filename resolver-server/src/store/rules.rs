@@ -61,7 +61,7 @@ fn adjust_stats(
 }
 
 impl Store {
-    fn outbox_transaction<T>(
+    pub(super) fn outbox_transaction<T>(
         &self,
         body: impl Fn(&TransactionalTree, &TransactionalTree) -> Tx<T>,
     ) -> DomainResult<T> {

@@ -6,6 +6,7 @@
 //! Spec: `shared/spec/telefum-crm-api.md` (Browser pages) and the admin-pages issue.
 
 mod pages;
+mod privacy;
 mod rules;
 
 use super::auth::{retry_after_seconds, Attempt};
@@ -58,6 +59,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/tokens", web::post().to(create_token))
         .route("/tokens/revoke", web::post().to(revoke_token))
         .configure(rules::configure)
+        .configure(privacy::configure)
         .route("/", web::get().to(home));
 }
 

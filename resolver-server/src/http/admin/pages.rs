@@ -65,6 +65,7 @@ pub fn layout(chrome: Option<&Chrome>, title: &str, body: Markup) -> Markup {
                             a href="/campaigns" { "Kampanie" }
                             a href="/rules" { "Reguły" }
                             a href="/tokens" { "Tokeny API" }
+                            a href="/audit" { "Prywatność" }
                         }
                         form.logout method="post" action="/logout" {
                             (csrf_field(chrome.csrf))
@@ -200,6 +201,7 @@ pub fn card(
                 h1 { (display_name(contact)) }
                 a.button href={ "/contacts/" (contact.id) "/edit" } { "Edytuj" }
             }
+            (super::privacy::card_actions(chrome, contact.id))
             dl.fields {
                 dt { "Telefon" } dd { (phone_link(contact.phone.as_str())) @if contact.blacklist { " " span.blacklist { "(czarna lista)" } } }
                 @if let Some(email) = &contact.email { dt { "E-mail" } dd { a href={ "mailto:" (email.as_str()) } { (email.as_str()) } } }
@@ -357,6 +359,7 @@ pub fn domains(
                         input type="hidden" name="required" value=(if domain.require_hash { "false" } else { "true" });
                         button type="submit" { @if domain.require_hash { "Wyłącz weryfikację" } @else { "Włącz weryfikację" } }
                     }
+                    (super::privacy::browser_signals_form(chrome, domain))
                 }
             }
             form.inline method="post" action="/domains" {

@@ -12,8 +12,8 @@ use super::auth::{authorization, Attempt};
 use super::body::{prefers_english, read_limited, BodyError, MAX_BODY_BYTES};
 use super::AppState;
 use crate::domain::{
-    self, AuthFailure, ContactId, ContactInput, ContactQuery, ContactSort, GroupFilter, GroupId,
-    GroupQuery, Order, Paging, PhoneReading, Principal,
+    self, Actor, AuthFailure, ContactId, ContactInput, ContactQuery, ContactSort, Erasing,
+    GroupFilter, GroupId, GroupQuery, Order, Paging, PhoneReading, Principal,
 };
 use crate::store::Store;
 use actix_web::http::header::{self, ContentType};
@@ -203,7 +203,14 @@ impl Action {
             }
             Action::GroupsDelete => {
                 let ids: Vec<GroupId> = required_ids(params)?.into_iter().map(GroupId).collect();
-                domain::delete_groups(store, account, &ids, params.flag("delete_contacts")?)?;
+                let erasing = Erasing::new(Actor::api("SerwerSMS", principal), "groups/delete");
+                domain::delete_groups(
+                    store,
+                    account,
+                    &ids,
+                    params.flag("delete_contacts")?,
+                    &erasing,
+                )?;
                 wire::success()
             }
             Action::GroupsCheck => wire::phone_groups(domain::groups_of_phone(
@@ -252,7 +259,8 @@ impl Action {
             Action::ContactsDelete => {
                 let ids: Vec<ContactId> =
                     required_ids(params)?.into_iter().map(ContactId).collect();
-                domain::delete_contacts(store, account, &ids)?;
+                let erasing = Erasing::new(Actor::api("SerwerSMS", principal), "contacts/delete");
+                domain::delete_contacts(store, account, &ids, &erasing)?;
                 wire::success()
             }
             Action::ContactsHistory => {

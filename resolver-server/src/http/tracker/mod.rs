@@ -130,6 +130,20 @@ fn within_quota(
         })
 }
 
+/// The privacy signals of the request (`Sec-GPC: 1`, `DNT: 1`), sent by the browser itself.
+fn browser_signals(request: &HttpRequest) -> domain::BrowserSignals {
+    let on = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .is_some_and(|value| value.as_bytes().trim_ascii() == b"1")
+    };
+    domain::BrowserSignals {
+        global_privacy_control: on("sec-gpc"),
+        do_not_track: on("dnt"),
+    }
+}
+
 /// 204 to the recognised origin, or the error's answer.
 fn acknowledge(outcome: Result<&HeaderValue, TrackerError>) -> HttpResponse {
     match outcome {
@@ -154,6 +168,9 @@ async fn page_view(
         let report: PageViewReport = parse(&body)?;
         let suid = suid(&report.suid)?;
         let site = recognise(&request, &state, &report.site)?;
+        if browser_signals(&request).refuse(&site.domain) {
+            return Ok(site.origin); // as if consent was refused: nothing stored
+        }
         within_quota(&request, &state, &site)?;
         // One small transaction: fine inline (STYLE.md §11); flushed before the 204.
         domain::record_page_view(
@@ -183,6 +200,9 @@ async fn event(
         let report: EventReport = parse(&body)?;
         let suid = suid(&report.suid)?;
         let site = recognise(&request, &state, &report.site)?;
+        if browser_signals(&request).refuse(&site.domain) {
+            return Ok(site.origin); // as if consent was refused: nothing stored
+        }
         within_quota(&request, &state, &site)?;
         let props = match &report.props {
             Some(props) => {
@@ -245,7 +265,11 @@ async fn identify(
             }
             Err(error) => return Err(error),
         };
-        let answer = if rate_limited(&request, &state, &site.domain.site_key) {
+        let answer = if browser_signals(&request).refuse(&site.domain) {
+            // As if consent was refused: no link, no visitor, the ordinary "not found".
+            telemetry::track_user(TrackUserOutcome::Refused);
+            domain::refuse_identity(&state.store, site.account, current)?
+        } else if rate_limited(&request, &state, &site.domain.site_key) {
             telemetry::track_user(TrackUserOutcome::RateLimited);
             domain::refuse_identity(&state.store, site.account, current)?
         } else {
