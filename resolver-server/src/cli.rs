@@ -280,13 +280,7 @@ fn account(store: &Store, name: &str) -> anyhow::Result<Account> {
 }
 
 fn format_time(millis: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| millis.to_string())
+    domain::rfc3339(millis).unwrap_or_else(|| millis.to_string())
 }
 
 /// Runs one command line to completion. `argv` is the command line `cli` was parsed from: an

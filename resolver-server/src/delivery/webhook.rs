@@ -19,7 +19,8 @@ pub fn body(delivery: &Delivery) -> Vec<u8> {
     if let Some(name) = &delivery.trigger.name {
         trigger["name"] = Value::String(name.clone());
     }
-    trigger["time"] = rfc3339(delivery.trigger.at);
+    trigger["time"] =
+        crate::domain::rfc3339(delivery.trigger.at).map_or(Value::Null, Value::String);
     let value = json!({
         "rule": { "id": delivery.rule.0, "name": delivery.rule_name },
         "contact": {
@@ -35,16 +36,6 @@ pub fn body(delivery: &Delivery) -> Vec<u8> {
         "delivery": delivery.id.to_string(),
     });
     serde_json::to_vec(&value).expect("a JSON value always serialises")
-}
-
-fn rfc3339(millis: i64) -> Value {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .map_or(Value::Null, Value::String)
 }
 
 /// `sha256=<hex>` of the body under the rule's secret.

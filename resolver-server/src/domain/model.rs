@@ -14,6 +14,17 @@ pub fn now_millis() -> Millis {
     (now.unix_timestamp_nanos() / 1_000_000) as Millis
 }
 
+/// `at` as RFC 3339 UTC (`2026-11-23T08:21:11.5Z`), the one way the APIs and the CLI write a
+/// time; `None` for a value outside the calendar `time` knows.
+pub fn rfc3339(at: Millis) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+}
+
 /// Language of the messages an account's visitors and API clients read by default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

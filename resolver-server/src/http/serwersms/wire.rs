@@ -93,14 +93,8 @@ pub fn blacklist_entry(entry: &BlacklistEntry) -> Value {
     json!({ "phone": entry.phone.as_str(), "added": added })
 }
 
-fn rfc3339(millis: Millis) -> Value {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .map_or(Value::Null, Value::String)
+fn rfc3339_value(at: Millis) -> Value {
+    crate::domain::rfc3339(at).map_or(Value::Null, Value::String)
 }
 
 /// One entry of `contacts/history`. Every entry has the same keys, `null` where they do not
@@ -112,7 +106,7 @@ pub fn history_entry(entry: HistoryEntry) -> Value {
     match entry {
         HistoryEntry::PageView(view) => json!({
             "type": "pageview",
-            "time": rfc3339(view.at),
+            "time": rfc3339_value(view.at),
             "suid": view.suid.to_string(),
             "url": view.url,
             "title": view.title,
@@ -122,7 +116,7 @@ pub fn history_entry(entry: HistoryEntry) -> Value {
         }),
         HistoryEntry::Event(event) => json!({
             "type": "event",
-            "time": rfc3339(event.at),
+            "time": rfc3339_value(event.at),
             "suid": event.suid.to_string(),
             "url": event.url,
             "title": Value::Null,
@@ -133,7 +127,7 @@ pub fn history_entry(entry: HistoryEntry) -> Value {
         }),
         HistoryEntry::Rule(delivery) => json!({
             "type": "rule",
-            "time": rfc3339(delivery.created_at),
+            "time": rfc3339_value(delivery.created_at),
             "suid": delivery.contact.suid.map(|suid| suid.to_string()),
             "url": delivery.trigger.url,
             "title": delivery.summary(),
