@@ -2,15 +2,12 @@
 //! control socket), racing API writes; health, readiness and metrics; online backup under write
 //! load and restore; graceful SIGTERM; HTTPS with a certificate re-read on SIGHUP.
 
-use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_resolver-server");
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -20,44 +17,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Runs one CLI command (blocking: call from `spawn_blocking` in async tests).
-fn cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    cli_in(data_dir, None, args, stdin)
-}
-
-fn cli_in(data_dir: &Path, cwd: Option<&Path>, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut command = Command::new(BINARY);
-    command
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(cwd) = cwd {
-        command.current_dir(cwd);
-    }
-    let mut child = command.spawn().expect("binary starts");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("binary finishes")
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
-}
+mod common;
+use common::{run as cli, run_in as cli_in, stdout as ok, BINARY};
 
 struct Server {
     child: Child,
