@@ -216,8 +216,11 @@ pub fn repository_root() -> PathBuf {
 
 /// A Python virtualenv with the official SerwerSMS client (`serwersmsv2api`, which needs
 /// `requests` but does not declare it), created under `target/` on first use. Returns its
-/// interpreter.
+/// interpreter. Tests that call it at once wait for each other: one creates the venv, the
+/// others use it.
 pub fn python_with_serwersms_client() -> PathBuf {
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let venv = repository_root().join("target").join("venv-serwersms");
     let python = venv.join("bin").join("python");
     let ready = Command::new(&python)
@@ -228,6 +231,8 @@ pub fn python_with_serwersms_client() -> PathBuf {
         let status = Command::new("python3")
             .arg("-m")
             .arg("venv")
+            // A venv left half-made by an interrupted run is made again from scratch.
+            .arg("--clear")
             .arg(&venv)
             .status()
             .expect("python3 runs");
