@@ -8,7 +8,6 @@
 set -euo pipefail
 
 # One entry per package: "debian-package|shell condition that holds when it is there".
-# A later need (e.g. "postgresql|command -v pg_ctlcluster") is one more line in one list.
 build_packages=(
   "nodejs|command -v node"
   "npm|command -v npm"
@@ -25,6 +24,7 @@ test_packages=(
   "chromium|command -v chromium"
   "chromium-driver|command -v chromedriver"
   "python3-venv|python3 -c 'import venv, ensurepip' 2>/dev/null"
+  "postgresql|ls /usr/lib/postgresql/*/bin/initdb"
 )
 
 case "${1:-}" in

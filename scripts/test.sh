@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check, on a fresh Debian machine with Rust as on a developer's:
 #   1. installs the missing Debian packages (scripts/prerequisites.sh test: Chromium and its
-#      driver, python3-venv, node and npm, curl, brotli, zopfli); stops at once with one line
+#      driver, python3-venv, PostgreSQL, node and npm, curl, brotli, zopfli); stops at once with one line
 #      saying what to install when it cannot;
 #   2. the quality gates, each failing with its own message: formatting (cargo fmt), lints
 #      (cargo clippy, warnings are errors), the tracker's build and its size budget as a running
@@ -38,4 +38,10 @@ gate "clippy found problems (above); warnings are errors" \
   cargo clippy --quiet --workspace --all-targets -- -D warnings
 gate "the tracker is over its size budget (above); measure with scripts/tracker-size.sh" \
   scripts/tracker-size.sh
+# A throwaway PostgreSQL cluster (scripts/postgres.sh) for the tests of the PostgreSQL backend,
+# removed on exit; each test makes its own database in it.
+postgres_dir="$(mktemp -d -u "${TMPDIR:-/tmp}/ssrm-postgres.XXXXXX")"
+trap 'scripts/postgres.sh stop "$postgres_dir"' EXIT
+SSRM_TEST_DATABASE_URL="$(scripts/postgres.sh start "$postgres_dir")"
+export SSRM_TEST_DATABASE_URL
 gate "tests failed (above)" cargo test --workspace "$@"
