@@ -12,6 +12,8 @@ use tempfile::TempDir;
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    /// chromedriver's own address, for the Chrome DevTools commands it forwards.
+    driver_url: String,
     _profile: TempDir,
 }
 
@@ -26,6 +28,12 @@ fn free_port() -> u16 {
 impl Browser {
     /// Starts chromedriver and a headless Chromium with an empty profile.
     pub async fn start() -> Browser {
+        Browser::start_with_preferences(json!({})).await
+    }
+
+    /// Like [`Browser::start`], with Chromium's profile preferences set first (e.g.
+    /// `{"enable_do_not_track": true}`, the setting behind "Send a Do Not Track request").
+    pub async fn start_with_preferences(preferences: Value) -> Browser {
         let port = free_port();
         let driver =
             Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
@@ -48,7 +56,7 @@ impl Browser {
             "--window-size=1280,900".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
-        let mut chrome = json!({ "args": arguments });
+        let mut chrome = json!({ "args": arguments, "prefs": preferences });
         if let Ok(binary) = std::env::var("CHROMIUM") {
             chrome["binary"] = json!(binary);
         } else if std::path::Path::new("/usr/bin/chromium").exists() {
@@ -73,7 +81,34 @@ impl Browser {
         Browser {
             client,
             driver,
+            driver_url: url,
             _profile: profile,
+        }
+    }
+
+    /// Sends `headers` with every request this page makes from now on, as a browser or an
+    /// extension that adds them itself would (Chrome DevTools `Network.setExtraHTTPHeaders`
+    /// through chromedriver): Chromium has no Global Privacy Control setting of its own.
+    pub async fn send_extra_headers(&self, headers: Value) {
+        let session = self
+            .client
+            .session_id()
+            .await
+            .expect("session id")
+            .expect("a session");
+        let url = format!("{}/session/{session}/goog/cdp/execute", self.driver_url);
+        let devtools = reqwest::Client::new();
+        for (cmd, params) in [
+            ("Network.enable", json!({})),
+            ("Network.setExtraHTTPHeaders", json!({ "headers": headers })),
+        ] {
+            let answer = devtools
+                .post(&url)
+                .json(&json!({ "cmd": cmd, "params": params }))
+                .send()
+                .await
+                .expect("chromedriver answers");
+            assert!(answer.status().is_success(), "{cmd}: {answer:?}");
         }
     }
 
