@@ -2,9 +2,13 @@
 -- X-Forwarded-For; the resolver runs with --behind-proxy) and suid per request, and a count of
 -- the answers that are not the success the kind expects. Usage:
 --   wrk -t1 -c32 -d8s -s wrk.lua URL -- KIND key=value...
--- KIND: ceiling | identify_missing | identify_found | pageview | event | add | search | thulium | telefum
+-- KIND: ceiling | identify_missing | identify_found | pageview | pageview_known | event | add |
+--       search | thulium | telefum
+-- pageview_known: the page views of `visitors` known visitors (suids 00000000-0000-4000-8000-
+--       00000000000K, linked to contacts by scripts/load/link_visitors.py) over 200 product pages
+--       (/product/N/), each page seven times in a row, as scripts/load-rules.sh needs.
 -- keys: site, token, basic (the Authorization value for Thulium), login, campaign, contacts,
---       first (the first imported contact's id), run (makes suids and addresses of this run
+--       first (the first imported contact's id), origin (default http://localhost), run (makes suids and addresses of this run
 --       unique), addresses (cycle through this many addresses instead of one per request).
 
 local threads = {}
@@ -55,8 +59,9 @@ function request()
   n = n + 1
   local client = address(addresses > 0 and (n % addresses) or n)
   local headers = { ["X-Forwarded-For"] = client }
-  if shape == "identify_missing" or shape == "identify_found" or shape == "pageview" or shape == "event" then
-    headers["Origin"] = "http://localhost"
+  if shape == "identify_missing" or shape == "identify_found" or shape == "pageview"
+      or shape == "pageview_known" or shape == "event" then
+    headers["Origin"] = opts.origin or "http://localhost"
     headers["Content-Type"] = "text/plain"
   end
   if shape == "identify_missing" then
@@ -70,6 +75,11 @@ function request()
     return post("/t/pageview", headers, string.format(
       '{"site":"%s","suid":"%s","url":"http://localhost/products/%d","title":"Product %d","referrer":"https://www.google.com/"}',
       opts.site, suid(n), n % 1000, n % 1000))
+  elseif shape == "pageview_known" then
+    local k = (run * 7919 + n) % tonumber(opts.visitors)
+    return post("/t/pageview", headers, string.format(
+      '{"site":"%s","suid":"00000000-0000-4000-8000-%012x","url":"http://localhost/product/%d/","title":"Product","referrer":""}',
+      opts.site, k, math.floor((run * 7919 + n) / 7) % 200))
   elseif shape == "event" then
     return post("/t/event", headers, string.format(
       '{"site":"%s","suid":"%s","name":"add_to_cart","props":{"product":%d,"price":"19.99"},"url":"http://localhost/cart"}',
@@ -107,7 +117,7 @@ function response(status, headers, body)
   local ok
   if kind == "ceiling" then
     ok = status == 200
-  elseif kind == "pageview" or kind == "event" then
+  elseif kind == "pageview" or kind == "pageview_known" or kind == "event" then
     ok = status == 204
   elseif kind == "identify_missing" then
     ok = status == 200
