@@ -22,6 +22,7 @@ mod rules;
 mod sessions;
 mod text;
 mod tracking;
+mod traffic;
 
 pub use accounts::{
     account_named, add_domain, add_user, authenticate_login, authenticate_password,
@@ -80,7 +81,12 @@ pub use sessions::{
 pub use text::{link_target, xml_safe, MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
 pub use tracking::{
     contact_history, contact_timeline, identity_hash, record_event, record_event_at,
-    record_page_view, record_page_view_at, refuse_identity, resolve_identity, shared_domains,
-    site_for_origin, visitor_page_views, HistoryEntry, IdentityAnswer, PageView, TimelineEntry,
-    TrackedEvent, MAX_EVENT_PROPS_LEN,
+    record_page_view, record_page_view_at, refuse_identity, refuse_identity_over_quota,
+    resolve_identity, shared_domains, site_for_origin, visitor_page_views, HistoryEntry,
+    IdentityAnswer, PageView, TimelineEntry, TrackedEvent, MAX_EVENT_PROPS_LEN,
+};
+pub use traffic::{
+    count_link, count_page_view, count_rule_firing, count_track_user, day_of, day_start,
+    external_referrer, fold_traffic, page_path, site_of, traffic_dashboard, CauseCounts, Dashboard,
+    Day, DayPoint, DayStats, IdentityOutcome, OutcomeCounts, Period, SeenMark, Tally, TopList,
 };

@@ -14,6 +14,7 @@ pub mod keys;
 mod privacy;
 mod rules;
 mod sessions;
+mod traffic;
 mod visits;
 
 pub use campaigns::RecordInsert;
@@ -946,6 +947,15 @@ fn tx_link_visitor(
     });
     data.insert(key, encode(&visitor))?;
     data.insert(keys::contact_visitor(account, contact.id, suid), &[])?;
+    traffic::tx_tally(
+        data,
+        account,
+        &crate::domain::Tally::Linked {
+            suid,
+            cause,
+            at: now,
+        },
+    )?;
     contact.suid.get_or_insert(suid);
     Ok(true)
 }
