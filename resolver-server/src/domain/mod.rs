@@ -23,6 +23,7 @@ mod sessions;
 mod text;
 mod tracking;
 mod traffic;
+mod visitors;
 
 pub use accounts::{
     account_named, add_domain, add_user, authenticate_login, authenticate_password,
@@ -36,9 +37,10 @@ pub use blacklist::{
     BlacklistEntry,
 };
 pub use campaigns::{
-    add_campaign, add_campaign_status, add_records, campaign, list_campaigns, remove_records,
-    update_record, view_record, Campaign, CampaignId, CampaignRecord, CampaignStatus, RecordChange,
-    RecordInput, RecordOutcome, RecordRefusal, RecordView, SystemStatus, MAX_BATCH_RECORDS,
+    add_campaign, add_campaign_status, add_records, campaign, campaign_records, contact_campaigns,
+    list_campaigns, remove_records, update_record, view_record, Campaign, CampaignId,
+    CampaignRecord, CampaignStatus, ListedRecord, RecordChange, RecordInput, RecordOutcome,
+    RecordRefusal, RecordView, SystemStatus, MAX_BATCH_RECORDS,
 };
 pub use contacts::{
     add_contact, contacts_by_caller_number, delete_contacts, edit_contact, edit_contact_with,
@@ -90,3 +92,4 @@ pub use traffic::{
     external_referrer, fold_traffic, page_path, site_of, traffic_dashboard, CauseCounts, Dashboard,
     Day, DayPoint, DayStats, IdentityOutcome, OutcomeCounts, Period, SeenMark, Tally, TopList,
 };
+pub use visitors::{list_visitors, view_visitor, VisitorDetail, VisitorQuery, VisitorRow};

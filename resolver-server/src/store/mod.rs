@@ -760,6 +760,11 @@ impl Store {
         self.get(keys::visitor(account, suid))
     }
 
+    /// Every visitor of the account, in no particular order.
+    pub fn visitors(&self, account: AccountId) -> Result<Vec<Visitor>, StoreError> {
+        self.list(keys::all_visitors(account))
+    }
+
     /// The visitors linked to a contact, through the contact→visitor index.
     pub fn contact_visitors(
         &self,
