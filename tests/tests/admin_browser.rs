@@ -233,7 +233,7 @@ async fn a_login_link_with_a_tab_in_next_keeps_the_operator_on_the_resolver() {
         log_in(&operator, "shop", &site.owner.password).await;
         operator
             .wait_until(&format!(
-                "return location.host === '{host}' && location.pathname === '/contacts';"
+                "return location.host === '{host}' && location.pathname === '/';"
             ))
             .await;
         let url = operator.client.current_url().await.expect("url");

@@ -96,6 +96,7 @@ async fn at_both_widths(browser: &Browser, name: &str) {
         .await
         .expect("resize");
     browser.wait_until("return window.innerWidth <= 400;").await;
+    screenshot(browser, &format!("{name}-375.png")).await;
     let widths = browser
         .eval("return [document.documentElement.scrollWidth, window.innerWidth];")
         .await;
@@ -103,7 +104,6 @@ async fn at_both_widths(browser: &Browser, name: &str) {
         widths[0].as_u64() <= widths[1].as_u64(),
         "{name} is wider than the phone's screen: {widths}"
     );
-    screenshot(browser, &format!("{name}-375.png")).await;
     browser
         .client
         .set_window_size(1280, 900)

@@ -241,14 +241,14 @@ fn chart(days: &[DayPoint]) -> Markup {
             svg viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } role="img" aria-label=(description) xmlns="http://www.w3.org/2000/svg" {
                 title { (description) }
                 // Legend, in words and shapes.
-                rect x=(LEFT) y="8" width="14" height="10" class="bar";
+                rect x=(LEFT) y="8" width="14" height="10" class="bar" {}
                 text x=(LEFT + 20.0) y="17" { "Odsłony (słupki)" }
-                line x1=(LEFT + 170.0) y1="13" x2=(LEFT + 200.0) y2="13" class="visitors";
-                rect x=(LEFT + 181.0) y="9" width="8" height="8" class="marker";
+                line x1=(LEFT + 170.0) y1="13" x2=(LEFT + 200.0) y2="13" class="visitors" {}
+                rect x=(LEFT + 181.0) y="9" width="8" height="8" class="marker" {}
                 text x=(LEFT + 208.0) y="17" { "Odwiedzający (linia przerywana, kwadraty)" }
                 @for step in 0..=4u64 {
                     @let value = (top as u64) * step / 4;
-                    line.grid x1=(LEFT) x2=(WIDTH - RIGHT) y1=(y(value)) y2=(y(value));
+                    line.grid x1=(LEFT) x2=(WIDTH - RIGHT) y1=(y(value)) y2=(y(value)) {}
                     text.axis x=(LEFT - 6.0) y=(y(value) + 4.0) text-anchor="end" { (value) }
                 }
                 @for (i, point) in days.iter().enumerate() {
@@ -260,11 +260,11 @@ fn chart(days: &[DayPoint]) -> Markup {
                         text.axis x=(format!("{:.1}", x(i))) y=(HEIGHT - BOTTOM + 16.0) text-anchor="middle" { (date(point.day).get(5..).unwrap_or_default()) }
                     }
                 }
-                polyline.visitors points=(line.join(" "));
+                polyline.visitors points=(line.join(" ")) {}
                 @for (i, point) in days.iter().enumerate() {
-                    rect.marker x=(format!("{:.1}", x(i) - 3.5)) y=(format!("{:.1}", y(point.visitors) - 3.5)) width="7" height="7";
+                    rect.marker x=(format!("{:.1}", x(i) - 3.5)) y=(format!("{:.1}", y(point.visitors) - 3.5)) width="7" height="7" {}
                 }
-                line.axis-line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(TOP + plot_height) y2=(TOP + plot_height);
+                line.axis-line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(TOP + plot_height) y2=(TOP + plot_height) {}
             }
             figcaption { (PreEscaped("Dni w UTC, od najstarszego (po lewej) do dziś (po prawej).")) }
         }
@@ -460,6 +460,25 @@ fn visitor_page(chrome: &Chrome, detail: &VisitorDetail) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chart_has_a_bar_a_marker_and_an_axis_label_per_day() {
+        let days: Vec<DayPoint> = (0..7)
+            .map(|n| DayPoint {
+                day: 20_000 + n,
+                page_views: u64::from(n) * 3,
+                visitors: u64::from(n),
+            })
+            .collect();
+        let svg = chart(&days).into_string();
+        assert_eq!(svg.matches("<rect class=\"bar\"").count(), 7);
+        assert_eq!(svg.matches("<rect class=\"marker\"").count(), 7);
+        assert!(svg.contains("<polyline class=\"visitors\""));
+        assert!(
+            svg.contains("</rect><text"),
+            "SVG elements closed, not nested: {svg}"
+        );
+    }
 
     #[test]
     fn the_scale_is_a_round_number_at_or_above_the_maximum() {
