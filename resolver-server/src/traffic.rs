@@ -20,7 +20,7 @@ pub async fn run(store: Store) {
     let mut round: u32 = 0;
     loop {
         ticks.tick().await;
-        let sweep = round % SWEEP_EVERY == 0;
+        let sweep = round.is_multiple_of(SWEEP_EVERY);
         round = round.wrapping_add(1);
         let store = store.clone();
         let outcome = tokio::task::spawn_blocking(move || fold_all(&store, sweep)).await;

@@ -107,9 +107,15 @@ impl Store {
         Ok(())
     }
 
-    /// Adds every pending tally of `account` to the aggregates (`domains`: the account's site
-    /// names, to find a page's site). Answers how many tallies it counted.
-    pub fn fold_traffic(&self, account: AccountId, domains: &[String]) -> DomainResult<u64> {
+    /// Adds the pending tallies of `account` to the aggregates, oldest batches first, until
+    /// none is left or at least `at_most` were counted (`domains`: the account's site names,
+    /// to find a page's site). Answers how many tallies it counted.
+    pub fn fold_traffic(
+        &self,
+        account: AccountId,
+        domains: &[String],
+        at_most: u64,
+    ) -> DomainResult<u64> {
         let _one_fold = FOLDING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -126,7 +132,7 @@ impl Store {
                 let prepared = self.prepare(account, &tally, domains)?;
                 batch.push((key, tally, prepared));
             }
-            if batch.is_empty() {
+            if batch.is_empty() || folded >= at_most {
                 return Ok(folded);
             }
             self.transaction(|data, _| {

@@ -218,7 +218,7 @@ fn chart(days: &[DayPoint]) -> Markup {
     let plot_width = WIDTH - LEFT - RIGHT;
     let plot_height = HEIGHT - TOP - BOTTOM;
     let slot = plot_width / days.len().max(1) as f64;
-    let bar = (slot * 0.6).max(1.0);
+    let bar = (slot * 0.6).clamp(1.0, 60.0);
     let x = |index: usize| LEFT + slot * index as f64 + slot / 2.0;
     let y = |value: u64| TOP + plot_height - plot_height * value as f64 / top;
     let label_every = match days.len() {
