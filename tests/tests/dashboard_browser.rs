@@ -9,16 +9,7 @@ use fantoccini::Locator;
 use resolver_server::domain::{self, Suid};
 use serde_json::{json, Value};
 use ssrm_tests::browser::{eventually, Browser};
-use ssrm_tests::repository_root;
 use ssrm_tests::site::Site;
-
-async fn screenshot(browser: &Browser, name: &str) {
-    let folder = repository_root().join("target").join("screenshots");
-    std::fs::create_dir_all(&folder).expect("screenshot folder");
-    let png = browser.client.screenshot().await.expect("screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    std::fs::write(folder.join(name), png).expect("write screenshot");
-}
 
 /// Opens the shop's pages one after the other, each until the tracker has run; answers the
 /// browser's suid.
@@ -28,17 +19,6 @@ async fn browse(site: &Site, browser: &Browser, paths: &[&str]) -> String {
         browser.wait_for_tracker().await;
     }
     browser.suid_cookie().await.expect("ssrm_user cookie")
-}
-
-async fn fill(browser: &Browser, css: &str, value: &str) {
-    browser
-        .client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|_| panic!("{css}"))
-        .send_keys(value)
-        .await
-        .expect("type");
 }
 
 async fn track_user(browser: &Browser, value: &str) -> Value {
@@ -67,20 +47,6 @@ async fn metrics(browser: &Browser) -> Value {
         .await
 }
 
-async fn log_in(browser: &Browser, site: &Site, path: &str) {
-    browser.goto(&site.app.url(path)).await;
-    fill(browser, "input[name=username]", "shop").await;
-    fill(browser, "input[name=password]", &site.owner.password).await;
-    browser
-        .client
-        .find(Locator::Css("form button[type=submit]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("log in");
-}
-
 /// Screenshots of the current page at 1280 and 375 px, and a check that at 375 px nothing
 /// makes the page scroll sideways.
 async fn at_both_widths(browser: &Browser, name: &str) {
@@ -89,14 +55,14 @@ async fn at_both_widths(browser: &Browser, name: &str) {
         .set_window_size(1280, 900)
         .await
         .expect("resize");
-    screenshot(browser, &format!("{name}-1280.png")).await;
+    browser.screenshot(&format!("{name}-1280.png")).await;
     browser
         .client
         .set_window_size(375, 812)
         .await
         .expect("resize");
     browser.wait_until("return window.innerWidth <= 400;").await;
-    screenshot(browser, &format!("{name}-375.png")).await;
+    browser.screenshot(&format!("{name}-375.png")).await;
     let widths = browser
         .eval("return [document.documentElement.scrollWidth, window.innerWidth];")
         .await;
@@ -121,9 +87,11 @@ async fn the_dashboard_and_visitors_list_show_what_four_browsers_did_in_the_shop
 
     let signing_up = Browser::start().await;
     let signed_up_suid = browse(&site, &signing_up, &["/", "/signup"]).await;
-    fill(&signing_up, "input[name=first_name]", "Ewa").await;
-    fill(&signing_up, "input[name=email]", "ewa@example.com").await;
-    fill(&signing_up, "input[name=phone]", "500600700").await;
+    signing_up.fill("input[name=first_name]", "Ewa").await;
+    signing_up
+        .fill("input[name=email]", "ewa@example.com")
+        .await;
+    signing_up.fill("input[name=phone]", "500600700").await;
     signing_up
         .client
         .find(Locator::Css("form button[type=submit]"))
@@ -185,7 +153,8 @@ async fn the_dashboard_and_visitors_list_show_what_four_browsers_did_in_the_shop
     assert_eq!(added.status(), 200);
 
     let operator = Browser::start().await;
-    log_in(&operator, &site, "login").await;
+    operator.goto(&site.app.url("login")).await;
+    operator.log_in("shop", &site.owner.password).await;
     operator
         .wait_until("return location.pathname === '/' && !!document.querySelector('[data-metric=pageviews]');")
         .await;

@@ -3,7 +3,7 @@
 //! signed-in session; read back with the `csv` crate. Also the campaign page's records list
 //! and the card's campaigns.
 
-use resolver_server::domain::{self, ContactId, ContactInput, Principal};
+use resolver_server::domain::{self, ContactId, ContactInput};
 use ssrm_tests::admin_session::signed_in;
 use ssrm_tests::{spawn_app, TestAccount, TestApp};
 
@@ -11,10 +11,6 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// `count` contacts in a new group; the first is named with a comma, quotes and Polish letters.
 fn contacts(app: &TestApp, account: &TestAccount, count: usize) -> Vec<ContactId> {
-    let principal = Principal {
-        account: account.id(),
-        username: None,
-    };
     let items: Vec<ContactInput> = (0..count)
         .map(|n| ContactInput {
             phone: Some(format!("5{:08}", n)),
@@ -26,12 +22,7 @@ fn contacts(app: &TestApp, account: &TestAccount, count: usize) -> Vec<ContactId
             ..ContactInput::default()
         })
         .collect();
-    let report =
-        domain::import_contacts(&app.store, &principal, "Eksport", &items).expect("import");
-    app.store
-        .group_member_ids(account.id(), report.group)
-        .map(|id| id.expect("id"))
-        .collect()
+    app.import(account, "Eksport", &items)
 }
 
 /// Downloads a CSV: checks the headers and the byte-order mark, answers the rows (header first).

@@ -2,7 +2,7 @@
 //! refusal reason, big and concurrent batches, tenant isolation and malformed requests.
 
 use resolver_server::demo::seed_thulium_example;
-use resolver_server::domain::{self, CampaignId, ContactId, ContactInput, Principal};
+use resolver_server::domain::{self, CampaignId, ContactId, ContactInput};
 use serde_json::{json, Value};
 use ssrm_tests::{spawn_app, TestAccount, TestApp};
 
@@ -27,22 +27,13 @@ fn login(account: &TestAccount) -> (&str, &str) {
 }
 
 fn contacts(app: &TestApp, account: &TestAccount, count: usize) -> Vec<ContactId> {
-    let principal = Principal {
-        account: account.id(),
-        username: None,
-    };
     let items: Vec<ContactInput> = (0..count)
         .map(|n| ContactInput {
             phone: Some(format!("5{:08}", n)),
             ..ContactInput::default()
         })
         .collect();
-    let report =
-        domain::import_contacts(&app.store, &principal, "Kampania", &items).expect("import");
-    app.store
-        .group_member_ids(account.id(), report.group)
-        .map(|id| id.expect("id"))
-        .collect()
+    app.import(account, "Kampania", &items)
 }
 
 fn campaign(app: &TestApp, account: &TestAccount) -> CampaignId {
