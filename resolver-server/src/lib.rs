@@ -14,6 +14,7 @@ pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod traffic;
 
 /// The property tests' configuration: a fixed seed, so the normal test run is repeatable, unless
 /// `PROPTEST_RNG_SEED` is set; `PROPTEST_CASES` sets how many cases (256 by default). A longer

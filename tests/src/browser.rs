@@ -161,6 +161,39 @@ impl Browser {
         }
     }
 
+    /// Saves a screenshot of the page as `target/screenshots/{name}`, for a person to look at.
+    pub async fn screenshot(&self, name: &str) {
+        let folder = crate::repository_root().join("target").join("screenshots");
+        std::fs::create_dir_all(&folder).expect("screenshot folder");
+        let png = self.client.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG"), "a PNG");
+        std::fs::write(folder.join(name), png).expect("write screenshot");
+    }
+
+    /// Types `value` into the element `css` finds.
+    pub async fn fill(&self, css: &str, value: &str) {
+        self.client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("{css}"))
+            .send_keys(value)
+            .await
+            .expect("type");
+    }
+
+    /// Fills and submits the admin login form the browser is on.
+    pub async fn log_in(&self, username: &str, password: &str) {
+        self.fill("input[name=username]", username).await;
+        self.fill("input[name=password]", password).await;
+        self.client
+            .find(fantoccini::Locator::Css("form button[type=submit]"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("submit");
+    }
+
     /// Ends the session and the driver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;

@@ -121,6 +121,25 @@ impl TestApp {
         }
     }
 
+    /// Imports `items` into `account` as a new group `group`; answers their ids in input order.
+    pub fn import(
+        &self,
+        account: &TestAccount,
+        group: &str,
+        items: &[domain::ContactInput],
+    ) -> Vec<domain::ContactId> {
+        let principal = domain::Principal {
+            account: account.id(),
+            username: None,
+        };
+        let report =
+            domain::import_contacts(&self.store, &principal, group, items).expect("import");
+        self.store
+            .group_member_ids(account.id(), report.group)
+            .map(|id| id.expect("id"))
+            .collect()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}/{}", self.base, path.trim_start_matches('/'))
     }

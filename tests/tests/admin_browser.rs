@@ -6,44 +6,7 @@
 use fantoccini::Locator;
 use serde_json::json;
 use ssrm_tests::browser::Browser;
-use ssrm_tests::repository_root;
 use ssrm_tests::site::Site;
-
-async fn screenshot(browser: &Browser, name: &str) {
-    let folder = repository_root().join("target").join("screenshots");
-    std::fs::create_dir_all(&folder).expect("screenshot folder");
-    let png = browser.client.screenshot().await.expect("screenshot");
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    std::fs::write(folder.join(name), png).expect("write screenshot");
-}
-
-/// Fills and submits the login form the browser is on.
-async fn log_in(browser: &Browser, username: &str, password: &str) {
-    browser
-        .client
-        .find(Locator::Css("input[name=username]"))
-        .await
-        .expect("login field")
-        .send_keys(username)
-        .await
-        .expect("type");
-    browser
-        .client
-        .find(Locator::Css("input[name=password]"))
-        .await
-        .expect("password field")
-        .send_keys(password)
-        .await
-        .expect("type");
-    browser
-        .client
-        .find(Locator::Css("form button[type=submit]"))
-        .await
-        .expect("button")
-        .click()
-        .await
-        .expect("submit");
-}
 
 async fn text(browser: &Browser, css: &str) -> String {
     browser
@@ -105,9 +68,9 @@ async fn an_operator_finds_the_caller_opens_the_card_and_sees_visits_and_calls()
             .ends_with("/login"),
         "sent to log in first"
     );
-    log_in(&operator, "shop", &site.owner.password).await;
+    operator.log_in("shop", &site.owner.password).await;
     operator.wait_until("return location.pathname === '/search' && document.body.textContent.indexOf('Wyniki: 1') >= 0;").await;
-    screenshot(&operator, "search.png").await;
+    operator.screenshot("search.png").await;
     operator
         .client
         .find(Locator::Css("a.card"))
@@ -138,7 +101,7 @@ async fn an_operator_finds_the_caller_opens_the_card_and_sees_visits_and_calls()
         dial.attr("href").await.expect("href").as_deref(),
         Some("telf:+48500600700")
     );
-    screenshot(&operator, "card.png").await;
+    operator.screenshot("card.png").await;
 
     operator
         .client
@@ -184,7 +147,7 @@ async fn a_contact_named_like_a_script_is_shown_as_text_and_runs_nothing() {
     browser
         .goto(&site.app.url(&format!("card?id={id}&typecont=contact")))
         .await;
-    log_in(&browser, "shop", &site.owner.password).await;
+    browser.log_in("shop", &site.owner.password).await;
     browser
         .wait_until("return location.pathname === '/card';")
         .await;
@@ -201,7 +164,7 @@ async fn a_form_posted_without_its_csrf_token_is_refused() {
     let site = Site::start().await;
     let browser = Browser::start().await;
     browser.goto(&site.app.url("groups")).await;
-    log_in(&browser, "shop", &site.owner.password).await;
+    browser.log_in("shop", &site.owner.password).await;
     browser
         .wait_until("return location.pathname === '/groups';")
         .await;
@@ -230,10 +193,10 @@ async fn a_login_link_with_a_tab_in_next_keeps_the_operator_on_the_resolver() {
         operator
             .goto(&site.app.url(&format!("login?next={next}")))
             .await;
-        log_in(&operator, "shop", &site.owner.password).await;
+        operator.log_in("shop", &site.owner.password).await;
         operator
             .wait_until(&format!(
-                "return location.host === '{host}' && location.pathname === '/contacts';"
+                "return location.host === '{host}' && location.pathname === '/';"
             ))
             .await;
         let url = operator.client.current_url().await.expect("url");

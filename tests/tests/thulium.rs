@@ -2,7 +2,7 @@
 //! refusal reason, big and concurrent batches, tenant isolation and malformed requests.
 
 use resolver_server::demo::seed_thulium_example;
-use resolver_server::domain::{self, CampaignId, ContactId, ContactInput, Principal};
+use resolver_server::domain::{self, CampaignId, ContactId, ContactInput};
 use serde_json::{json, Value};
 use ssrm_tests::{spawn_app, TestAccount, TestApp};
 
@@ -27,22 +27,13 @@ fn login(account: &TestAccount) -> (&str, &str) {
 }
 
 fn contacts(app: &TestApp, account: &TestAccount, count: usize) -> Vec<ContactId> {
-    let principal = Principal {
-        account: account.id(),
-        username: None,
-    };
     let items: Vec<ContactInput> = (0..count)
         .map(|n| ContactInput {
             phone: Some(format!("5{:08}", n)),
             ..ContactInput::default()
         })
         .collect();
-    let report =
-        domain::import_contacts(&app.store, &principal, "Kampania", &items).expect("import");
-    app.store
-        .group_member_ids(account.id(), report.group)
-        .map(|id| id.expect("id"))
-        .collect()
+    app.import(account, "Kampania", &items)
 }
 
 fn campaign(app: &TestApp, account: &TestAccount) -> CampaignId {
@@ -610,4 +601,194 @@ async fn an_api_token_works_in_place_of_the_password() {
         "a token works only with a login of its own account"
     );
     drop(other);
+}
+
+async fn get(app: &TestApp, login: (&str, &str), path: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .basic_auth(login.0, Some(login.1))
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON answer"))
+}
+
+/// Puts `customers` into campaign `id`, the even ones in status 3 (CALL), the odd ones in 1.
+async fn records_in_two_statuses(
+    app: &TestApp,
+    account: &TestAccount,
+    id: &CampaignId,
+    customers: &[ContactId],
+) {
+    let records: Vec<Value> = customers
+        .iter()
+        .enumerate()
+        .map(|(n, customer)| json!({"customer_id": customer.0, "status_id": if n % 2 == 0 { 3 } else { 1 }}))
+        .collect();
+    let (status, answer) = post(
+        app,
+        login(account),
+        &format!("api/batch/crm_outbounds/{id}/records"),
+        &json!({ "records": records }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        answer
+            .as_object()
+            .expect("object")
+            .values()
+            .all(|v| v["status"] == json!("ADDED")),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn the_records_list_pages_and_filters_records_shaped_like_the_single_record_answer() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let customers = contacts(&app, &shop, 5);
+    let id = campaign(&app, &shop);
+    records_in_two_statuses(&app, &shop, &id, &customers).await;
+
+    let mut listed = Vec::new();
+    for page in 1..=3 {
+        let (status, answer) = get(
+            &app,
+            login(&shop),
+            &format!("api/crm_outbounds/{id}/records?page={page}&limit=2"),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["paging"], json!({"page": page, "count": 3}));
+        for item in answer["items"].as_array().expect("items") {
+            let customer = item["customer_id"].as_u64().expect("customer_id");
+            let (_, single) = get(
+                &app,
+                login(&shop),
+                &format!("api/crm_outbounds/{id}/records/{customer}"),
+            )
+            .await;
+            assert_eq!(*item, single, "the single-record answer's shape");
+            listed.push(ContactId(customer));
+        }
+    }
+    assert_eq!(listed, customers, "every record once, in the order added");
+
+    let (_, calls) = get(
+        &app,
+        login(&shop),
+        &format!("api/crm_outbounds/{id}/records?status_id=3"),
+    )
+    .await;
+    let statuses: Vec<&Value> = calls["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| &item["system_status"])
+        .collect();
+    assert_eq!(statuses, [&json!("CALL"); 3]);
+    assert_eq!(calls["paging"], json!({"page": 1, "count": 1}));
+    let (status, none) = get(
+        &app,
+        login(&shop),
+        &format!("api/crm_outbounds/{id}/records?status_id=99&page=&limit="),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        none,
+        json!({"items": [], "paging": {"page": 1, "count": 1}})
+    );
+}
+
+#[tokio::test]
+async fn the_records_list_refuses_like_the_other_calls() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let other = app.account("other");
+    let id = campaign(&app, &shop);
+    let path = format!("api/crm_outbounds/{id}/records");
+    let anonymous = app
+        .client
+        .get(app.url(&path))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(anonymous.status(), 401);
+    let anonymous: Value = anonymous.json().await.expect("JSON");
+    assert_eq!(anonymous["errors"][0]["code"], json!(1001));
+    for (login, path, status, code) in [
+        (login(&other), path.clone(), 404, 1004),
+        (
+            login(&shop),
+            "api/crm_outbounds/00099/records".into(),
+            404,
+            1004,
+        ),
+        (
+            login(&shop),
+            "api/crm_outbounds/1/records".into(),
+            404,
+            1004,
+        ),
+        (login(&shop), format!("{path}?status_id=abc"), 400, 1010),
+        (login(&shop), format!("{path}?page=second"), 400, 1010),
+        (login(&shop), format!("{path}?limit=-"), 400, 1010),
+    ] {
+        let (answer_status, answer) = get(&app, login, &path).await;
+        assert_eq!(answer_status, status, "{path}: {answer}");
+        assert_eq!(answer["errors"][0]["code"], json!(code), "{path}: {answer}");
+        assert!(answer["request_id"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_contact_takes_it_out_of_every_campaign() {
+    let app = spawn_app().await;
+    let shop = app.account("shop");
+    let customers = contacts(&app, &shop, 2);
+    let first = campaign(&app, &shop);
+    let second = campaign(&app, &shop);
+    for id in [&first, &second] {
+        records_in_two_statuses(&app, &shop, id, &customers).await;
+    }
+    let deleted = app
+        .call(
+            &shop.token,
+            "contacts/delete.json",
+            json!({"id": customers[0].0}),
+        )
+        .await;
+    assert_eq!(deleted, json!({"success": true}));
+    for id in [&first, &second] {
+        let (status, answer) = get(
+            &app,
+            login(&shop),
+            &format!("api/crm_outbounds/{id}/records/{}", customers[0]),
+        )
+        .await;
+        assert_eq!(status, 404, "{answer}");
+        assert_eq!(answer["errors"][0]["code"], json!(1005));
+        let (_, list) = get(
+            &app,
+            login(&shop),
+            &format!("api/crm_outbounds/{id}/records"),
+        )
+        .await;
+        let left: Vec<&Value> = list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|item| &item["customer_id"])
+            .collect();
+        assert_eq!(left, [&json!(customers[1].0)], "the other customer stays");
+    }
+    assert!(
+        domain::contact_campaigns(&app.store, shop.id(), customers[0])
+            .expect("campaigns")
+            .is_empty()
+    );
 }

@@ -4,7 +4,8 @@
 
 use super::error::{DomainError, DomainResult, Entity};
 use super::ids::{AccountId, ContactId};
-use super::model::{now_millis, Millis};
+use super::listing::{Page, Paging};
+use super::model::{now_millis, Contact, Millis};
 use super::text::check_text;
 use crate::store::{RecordInsert, Store};
 use serde::{Deserialize, Serialize};
@@ -377,6 +378,82 @@ pub struct RecordView {
     pub record: CampaignRecord,
     pub status: CampaignStatus,
     pub phone: Option<String>,
+}
+
+/// A record on a campaign's list: the record with its customer (`None`: the contact vanished
+/// between the two reads).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedRecord {
+    pub view: RecordView,
+    pub contact: Option<Contact>,
+}
+
+fn listed(
+    store: &Store,
+    account: AccountId,
+    campaign: &Campaign,
+    record: CampaignRecord,
+) -> DomainResult<ListedRecord> {
+    let status = campaign
+        .status(record.status_id)
+        .cloned()
+        .ok_or(DomainError::NotFound(Entity::Campaign))?;
+    let contact = store.contact(account, record.customer)?;
+    Ok(ListedRecord {
+        view: RecordView {
+            phone: contact
+                .as_ref()
+                .map(|contact| contact.phone.as_str().to_owned()),
+            record,
+            status,
+        },
+        contact,
+    })
+}
+
+/// One page of a campaign's records in the order they were added (record id), only those in
+/// status `status_id` when it is given (a status the campaign does not have lists nothing).
+pub fn campaign_records(
+    store: &Store,
+    account: AccountId,
+    id: &CampaignId,
+    status_id: Option<u32>,
+    paging: Paging,
+) -> DomainResult<Page<ListedRecord>> {
+    let campaign = campaign(store, account, id)?;
+    let mut records: Vec<CampaignRecord> = store
+        .campaign_records(account, id)?
+        .into_iter()
+        .filter(|record| status_id.is_none_or(|wanted| record.status_id == wanted))
+        .collect();
+    records.sort_by_key(|record| record.record_id);
+    let page = Page::of(records, paging);
+    let mut items = Vec::with_capacity(page.items.len());
+    for record in page.items.iter().cloned() {
+        items.push(listed(store, account, &campaign, record)?);
+    }
+    Ok(Page {
+        items,
+        page: page.page,
+        pages: page.pages,
+        total: page.total,
+    })
+}
+
+/// Every campaign `contact` is in, with its record there, in campaign order.
+pub fn contact_campaigns(
+    store: &Store,
+    account: AccountId,
+    contact: ContactId,
+) -> DomainResult<Vec<(Campaign, RecordView)>> {
+    let mut found = Vec::new();
+    for campaign in store.campaigns(account)? {
+        if let Some(record) = store.campaign_record(account, &campaign.id, contact)? {
+            let view = listed(store, account, &campaign, record)?.view;
+            found.push((campaign, view));
+        }
+    }
+    Ok(found)
 }
 
 /// The record of `customer` in the campaign.

@@ -22,6 +22,8 @@ mod rules;
 mod sessions;
 mod text;
 mod tracking;
+mod traffic;
+mod visitors;
 
 pub use accounts::{
     account_named, add_domain, add_user, authenticate_login, authenticate_password,
@@ -35,9 +37,10 @@ pub use blacklist::{
     BlacklistEntry,
 };
 pub use campaigns::{
-    add_campaign, add_campaign_status, add_records, campaign, list_campaigns, remove_records,
-    update_record, view_record, Campaign, CampaignId, CampaignRecord, CampaignStatus, RecordChange,
-    RecordInput, RecordOutcome, RecordRefusal, RecordView, SystemStatus, MAX_BATCH_RECORDS,
+    add_campaign, add_campaign_status, add_records, campaign, campaign_records, contact_campaigns,
+    list_campaigns, remove_records, update_record, view_record, Campaign, CampaignId,
+    CampaignRecord, CampaignStatus, ListedRecord, RecordChange, RecordInput, RecordOutcome,
+    RecordRefusal, RecordView, SystemStatus, MAX_BATCH_RECORDS,
 };
 pub use contacts::{
     add_contact, contacts_by_caller_number, delete_contacts, edit_contact, edit_contact_with,
@@ -80,7 +83,13 @@ pub use sessions::{
 pub use text::{link_target, xml_safe, MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
 pub use tracking::{
     contact_history, contact_timeline, identity_hash, record_event, record_event_at,
-    record_page_view, record_page_view_at, refuse_identity, resolve_identity, shared_domains,
-    site_for_origin, visitor_page_views, HistoryEntry, IdentityAnswer, PageView, TimelineEntry,
-    TrackedEvent, MAX_EVENT_PROPS_LEN,
+    record_page_view, record_page_view_at, refuse_identity, refuse_identity_over_quota,
+    resolve_identity, shared_domains, site_for_origin, visitor_page_views, HistoryEntry,
+    IdentityAnswer, PageView, TimelineEntry, TrackedEvent, MAX_EVENT_PROPS_LEN,
 };
+pub use traffic::{
+    count_link, count_page_view, count_rule_firing, count_track_user, day_of, day_start,
+    external_referrer, fold_traffic, page_path, site_of, traffic_dashboard, CauseCounts, Dashboard,
+    Day, DayPoint, DayStats, IdentityOutcome, OutcomeCounts, Period, SeenMark, Tally, TopList,
+};
+pub use visitors::{list_visitors, view_visitor, VisitorDetail, VisitorQuery, VisitorRow};

@@ -13,6 +13,7 @@ use super::listing::{Page, Paging};
 use super::model::{now_millis, Contact, Language, LinkCause, Millis, SiteDomain};
 use super::phone::{Country, Phone};
 use super::text::is_xml_char;
+use super::traffic::{IdentityOutcome, Tally};
 use crate::store::Store;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -338,6 +339,34 @@ pub fn refuse_identity(
     Ok(IdentityAnswer::refused(current, language))
 }
 
+/// The refusal of a trackUser over the client's quota, counted on the dashboard as refused.
+pub fn refuse_identity_over_quota(
+    store: &Store,
+    account: AccountId,
+    domain: &SiteDomain,
+    current: Suid,
+) -> DomainResult<IdentityAnswer> {
+    count_identity(store, account, domain, IdentityOutcome::Refused)?;
+    refuse_identity(store, account, current)
+}
+
+fn count_identity(
+    store: &Store,
+    account: AccountId,
+    domain: &SiteDomain,
+    outcome: IdentityOutcome,
+) -> DomainResult<()> {
+    store.insert_tally(
+        account,
+        &Tally::TrackUser {
+            domain: domain.name.clone(),
+            outcome,
+            at: now_millis(),
+        },
+    )?;
+    Ok(())
+}
+
 /// trackUser: finds the contact with this phone or e-mail among the account's contacts and
 /// links the current visitor to it, only if that visitor is anonymous (or linked to a deleted
 /// contact). Answers the contact's canonical suid. Not found, invalid or placeholder values,
@@ -360,6 +389,7 @@ pub fn resolve_identity(
     let found_message = messages(record.language).0;
     let missing = IdentityAnswer::refused(current, record.language);
     let Some(identity) = Identity::parse(value, country) else {
+        count_identity(store, account, domain, IdentityOutcome::Refused)?;
         return Ok(missing);
     };
     let candidates = match &identity {
@@ -369,9 +399,11 @@ pub fn resolve_identity(
     let verified =
         hash.is_some_and(|hash| identity_hash_matches(&domain.secret, identity.normalised(), hash));
     if domain.require_hash && !verified {
+        count_identity(store, account, domain, IdentityOutcome::Refused)?;
         return Ok(missing);
     }
     let Some(contact) = choose(store, account, candidates)? else {
+        count_identity(store, account, domain, IdentityOutcome::NotFound)?;
         return Ok(missing);
     };
     let cause = if verified {
@@ -384,6 +416,7 @@ pub fn resolve_identity(
     if super::automation::newly_linked(store, account, current, before, contact)? {
         super::automation::after_link(store, account, contact, now_millis())?;
     }
+    count_identity(store, account, domain, IdentityOutcome::Found)?;
     Ok(IdentityAnswer {
         success: true,
         suid,

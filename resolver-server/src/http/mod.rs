@@ -187,7 +187,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
 }
 
 /// Starts serving on every endpoint, plain or HTTPS, and the delivery worker of rule actions
-/// and the retention task next to it (call it from within a Tokio runtime). The caller stops the server (signals are
+/// and the retention and traffic tasks next to it (call it from within a Tokio runtime). The caller stops the server (signals are
 /// not handled here); a graceful stop waits at most `shutdown_timeout` seconds for requests in
 /// flight.
 pub fn run_endpoints(
@@ -197,6 +197,7 @@ pub fn run_endpoints(
 ) -> std::io::Result<Server> {
     tokio::spawn(crate::delivery::run(state.store.clone(), state.delivery));
     tokio::spawn(crate::retention::run(state.store.clone()));
+    tokio::spawn(crate::traffic::run(state.store.clone()));
     let body_timeout = state.body_timeout;
     let access_log = state.access_log;
     let state = web::Data::new(state);

@@ -108,6 +108,15 @@ impl Store {
             .transpose()
     }
 
+    /// Every record of the campaign, in customer order.
+    pub fn campaign_records(
+        &self,
+        account: AccountId,
+        campaign: &CampaignId,
+    ) -> Result<Vec<CampaignRecord>, StoreError> {
+        self.list(keys::campaign_records_of(account, campaign))
+    }
+
     /// Overwrites an existing record (same customer); fails if it was removed meanwhile.
     pub fn replace_campaign_record(
         &self,

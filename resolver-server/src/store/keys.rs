@@ -36,6 +36,9 @@ const CONTACT_DELIVERY: u8 = 0x55;
 const SMS_GATEWAY: u8 = 0x56;
 const AUDIT: u8 = 0x60;
 const PRIVACY_SETTINGS: u8 = 0x61;
+const TRAFFIC_PENDING: u8 = 0x70;
+const TRAFFIC_DAY: u8 = 0x71;
+const TRAFFIC_SEEN: u8 = 0x72;
 
 /// The readiness probe's key, in sled's default tree (neither `data` nor `auth`).
 pub const READINESS_PROBE: &[u8] = b"readiness-probe";
@@ -346,6 +349,70 @@ pub fn visitor_range_end(prefix: &[u8], at: i64) -> Vec<u8> {
     with_u64(prefix.to_vec(), (at.max(0) as u64).saturating_add(1))
 }
 
+/// A count not yet added to the traffic aggregates (`store/traffic.rs`), under a random id.
+pub fn traffic_pending(account: AccountId, id: &[u8; 16]) -> Vec<u8> {
+    let mut key = start(account, TRAFFIC_PENDING, 16);
+    key.extend_from_slice(id);
+    key
+}
+
+/// Every pending count of the account.
+pub fn all_traffic_pending(account: AccountId) -> Vec<u8> {
+    start(account, TRAFFIC_PENDING, 0)
+}
+
+/// The traffic aggregates of one day (days since the Unix epoch, UTC) and site domain
+/// (`""`: what belongs to no site, such as rule firings): `day | domain`.
+pub fn traffic_day(account: AccountId, day: u32, domain: &str) -> Vec<u8> {
+    with_text(traffic_days_from(account, day), domain)
+}
+
+/// The lower bound of the aggregates of days `day` and later (a range scan's start).
+pub fn traffic_days_from(account: AccountId, day: u32) -> Vec<u8> {
+    let mut key = start(account, TRAFFIC_DAY, 4 + 64);
+    key.extend_from_slice(&day.to_be_bytes());
+    key
+}
+
+/// Reads day and domain back from a `traffic_day` key.
+pub fn parse_traffic_day(key: &[u8]) -> Option<(u32, String)> {
+    let rest = key.get(9..)?;
+    let day = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?);
+    let domain = rest.get(4..)?.strip_suffix(&[SEPARATOR])?;
+    Some((day, String::from_utf8(domain.to_vec()).ok()?))
+}
+
+/// That visitor `suid` was counted on `day` for site `domain`: `day | suid | domain`.
+pub fn traffic_seen(account: AccountId, day: u32, suid: Suid, domain: &str) -> Vec<u8> {
+    with_text(traffic_seen_visitor(account, day, suid), domain)
+}
+
+/// Every site a visitor was counted for on `day`.
+pub fn traffic_seen_visitor(account: AccountId, day: u32, suid: Suid) -> Vec<u8> {
+    let mut key = traffic_seen_from(account, day);
+    key.extend_from_slice(suid.0.as_bytes());
+    key
+}
+
+/// The lower bound of the seen marks of days `day` and later.
+pub fn traffic_seen_from(account: AccountId, day: u32) -> Vec<u8> {
+    let mut key = start(account, TRAFFIC_SEEN, 4 + 16 + 64);
+    key.extend_from_slice(&day.to_be_bytes());
+    key
+}
+
+/// Every seen mark of the account.
+pub fn all_traffic_seen(account: AccountId) -> Vec<u8> {
+    start(account, TRAFFIC_SEEN, 0)
+}
+
+/// The records of one campaign, in customer order.
+pub fn campaign_records_of(account: AccountId, campaign: &CampaignId) -> Vec<u8> {
+    let mut key = start(account, CAMPAIGN_RECORD, 13);
+    key.extend_from_slice(campaign.as_str().as_bytes());
+    key
+}
+
 pub fn sms_gateway(account: AccountId) -> Vec<u8> {
     start(account, SMS_GATEWAY, 0)
 }
@@ -453,6 +520,26 @@ mod tests {
         let key = page_view(AccountId(3), Suid::random(), 1_700_000_000_123, 42);
         assert_eq!(visitor_entry_time(&key), Some(1_700_000_000_123));
         assert!(key.starts_with(&all_page_views(AccountId(3))));
+    }
+
+    #[test]
+    fn traffic_day_keys_read_back_and_sort_by_day() {
+        let key = traffic_day(AccountId(2), 20_000, "shop.example.com");
+        assert_eq!(
+            parse_traffic_day(&key),
+            Some((20_000, "shop.example.com".to_owned()))
+        );
+        assert!(key < traffic_days_from(AccountId(2), 20_001));
+        assert!(key >= traffic_days_from(AccountId(2), 20_000));
+        assert!(campaign_record(
+            AccountId(2),
+            &CampaignId::parse("00001").expect("id"),
+            ContactId(5)
+        )
+        .starts_with(&campaign_records_of(
+            AccountId(2),
+            &CampaignId::parse("00001").expect("id")
+        )));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod keys;
 mod privacy;
 mod rules;
 mod sessions;
+mod traffic;
 mod visits;
 
 pub use campaigns::RecordInsert;
@@ -759,6 +760,11 @@ impl Store {
         self.get(keys::visitor(account, suid))
     }
 
+    /// Every visitor of the account, in no particular order.
+    pub fn visitors(&self, account: AccountId) -> Result<Vec<Visitor>, StoreError> {
+        self.list(keys::all_visitors(account))
+    }
+
     /// The visitors linked to a contact, through the contact→visitor index.
     pub fn contact_visitors(
         &self,
@@ -946,6 +952,15 @@ fn tx_link_visitor(
     });
     data.insert(key, encode(&visitor))?;
     data.insert(keys::contact_visitor(account, contact.id, suid), &[])?;
+    traffic::tx_tally(
+        data,
+        account,
+        &crate::domain::Tally::Linked {
+            suid,
+            cause,
+            at: now,
+        },
+    )?;
     contact.suid.get_or_insert(suid);
     Ok(true)
 }

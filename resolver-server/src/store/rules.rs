@@ -4,10 +4,10 @@
 //! attempts. Each account's enabled rules are cached in memory; every rule write drops the
 //! account's entry.
 
-use super::{decode, decode_tx, encode, fail, keys, Store, StoreError, Tx};
+use super::{decode, decode_tx, encode, fail, keys, traffic, Store, StoreError, Tx};
 use crate::domain::{
     AccountId, ContactId, Delivery, DeliveryId, DeliveryState, DomainError, DomainResult, Firing,
-    FiringMark, Millis, Rule, RuleId, RuleSet, RuleStats, SmsGateway, Suid, TrackedEvent,
+    FiringMark, Millis, Rule, RuleId, RuleSet, RuleStats, SmsGateway, Suid, Tally, TrackedEvent,
 };
 use serde::de::DeserializeOwned;
 use sled::transaction::{TransactionError, TransactionalTree};
@@ -173,6 +173,7 @@ impl Store {
                     outbox.insert(keys::outbox::due(at, account, delivery.id), &[])?;
                 }
             }
+            traffic::tx_tally(data, account, &Tally::RuleFired { at: firing.at })?;
             adjust_stats(data, account, firing.rule, |stats| {
                 stats.fired += 1;
                 stats.last_fired_at = Some(firing.at);

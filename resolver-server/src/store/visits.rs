@@ -1,11 +1,12 @@
 //! Page views and custom events under their visitor (each a visitor touch and the record, two
-//! single-key writes, see `insert_page_view`), and the trackUser link, written in one
-//! transaction with the visitor record it touches.
+//! single-key writes, see `insert_page_view`; a page view also leaves its traffic tally, a
+//! third), and the trackUser link, written in one transaction with the visitor record it
+//! touches.
 
 use super::{decode, decode_tx, encode, fail, keys, tx_link_visitor, Store, StoreError};
 use crate::domain::{
     now_millis, AccountId, Contact, ContactId, DomainError, DomainResult, Entity, LinkCause,
-    PageView, Suid, TrackedEvent, Visitor,
+    PageView, Suid, Tally, TrackedEvent, Visitor,
 };
 
 impl Store {
@@ -48,6 +49,14 @@ impl Store {
                 encode(view),
             )
             .map_err(StoreError::from)?;
+        self.insert_tally(
+            account,
+            &Tally::PageView {
+                suid: view.suid,
+                at: view.at,
+                id: view.id,
+            },
+        )?;
         crate::telemetry::page_view_stored();
         Ok(())
     }

@@ -5,6 +5,8 @@
 //!
 //! Spec: `shared/spec/telefum-crm-api.md` (Browser pages) and the admin-pages issue.
 
+mod dashboard;
+mod exports;
 mod pages;
 mod privacy;
 mod rules;
@@ -60,7 +62,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/tokens/revoke", web::post().to(revoke_token))
         .configure(rules::configure)
         .configure(privacy::configure)
-        .route("/", web::get().to(home));
+        .configure(exports::configure)
+        .configure(dashboard::configure);
 }
 
 fn html(status: StatusCode, markup: Markup) -> HttpResponse {
@@ -201,10 +204,6 @@ async fn stylesheet() -> HttpResponse {
         .body(include_str!("admin.css"))
 }
 
-async fn home() -> HttpResponse {
-    see_other("/contacts")
-}
-
 // ----- login -----
 
 #[derive(Deserialize)]
@@ -218,7 +217,7 @@ struct NextQuery {
 /// written back percent-encoded, so it is always a valid header value. Anything else: the
 /// contact list (the login itself still succeeds).
 fn safe_next(next: Option<&str>) -> String {
-    const HOME: &str = "/contacts";
+    const HOME: &str = "/";
     let Some(next) = next.filter(|next| next.starts_with('/')) else {
         return HOME.to_owned();
     };
@@ -277,7 +276,7 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
     let Some(form): Option<LoginForm> = form(&body) else {
         return login_page(
             &request,
-            "/contacts",
+            "/",
             Some("Uzupełnij login i hasło."),
             StatusCode::BAD_REQUEST,
         );
@@ -454,17 +453,17 @@ struct ListQuery {
     page: Option<i64>,
 }
 
-async fn contacts(
-    admin: Admin,
-    query: web::Query<ListQuery>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let account = admin.0.account;
-    let text = query.q.clone().unwrap_or_default();
+/// The contact query of the list's parameters (the page list and its CSV download share it),
+/// with the group it names; `Err` for a group the account does not have.
+fn contact_query(
+    admin: &Admin,
+    query: &ListQuery,
+    state: &AppState,
+) -> Result<(ContactQuery, Option<domain::Group>), Entity> {
     let group = match query.group {
-        Some(id) => match domain::view_group(&state.store, account, GroupId(id)) {
+        Some(id) => match domain::view_group(&state.store, admin.0.account, GroupId(id)) {
             Ok(group) => Some(group),
-            Err(_) => return not_found(&admin, Entity::Group),
+            Err(_) => return Err(Entity::Group),
         },
         None => None,
     };
@@ -472,9 +471,23 @@ async fn contacts(
         group: group
             .as_ref()
             .map_or(GroupFilter::Any, |g| GroupFilter::Group(g.id)),
-        search: Some(text.clone()),
+        search: Some(query.q.clone().unwrap_or_default()),
         paging: Paging::new(query.page, Some(50)),
         ..ContactQuery::default()
+    };
+    Ok((contact_query, group))
+}
+
+async fn contacts(
+    admin: Admin,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let account = admin.0.account;
+    let text = query.q.clone().unwrap_or_default();
+    let (contact_query, group) = match contact_query(&admin, &query, &state) {
+        Ok(found) => found,
+        Err(entity) => return not_found(&admin, entity),
     };
     let store = state.store.clone();
     match web::block(move || domain::list_contacts(&store, account, &contact_query)).await {
@@ -588,10 +601,14 @@ async fn card(
     let Ok(timeline) = domain::contact_timeline(&state.store, account, id, paging) else {
         return internal();
     };
+    let Ok(campaigns) = domain::contact_campaigns(&state.store, account, id) else {
+        return internal();
+    };
     page(pages::card(
         &admin.chrome(),
         &contact,
         &groups,
+        &campaigns,
         &timeline.items,
         timeline.page,
         timeline.pages,
@@ -837,11 +854,24 @@ fn campaign_of(admin: &Admin, state: &AppState, id: &str) -> Option<domain::Camp
 async fn campaign(
     admin: Admin,
     path: web::Path<String>,
+    query: web::Query<exports::RecordsQuery>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match campaign_of(&admin, &state, &path) {
-        Some(campaign) => page(pages::campaign(&admin.chrome(), &campaign, None)),
-        None => not_found(&admin, Entity::Campaign),
+    let Some(campaign) = campaign_of(&admin, &state, &path) else {
+        return not_found(&admin, Entity::Campaign);
+    };
+    let status = query.status();
+    let paging = Paging::new(query.page, Some(50));
+    let store = state.store.clone();
+    let (account, id) = (admin.0.account, campaign.id.clone());
+    match web::block(move || domain::campaign_records(&store, account, &id, status, paging)).await {
+        Ok(Ok(records)) => page(pages::campaign(
+            &admin.chrome(),
+            &campaign,
+            Some((&records, status)),
+            None,
+        )),
+        _ => internal(),
     }
 }
 
@@ -884,7 +914,7 @@ async fn add_campaign_status(
         Ok(_) => internal(),
         Err(error) => html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            pages::campaign(&admin.chrome(), &campaign, Some(&error)),
+            pages::campaign(&admin.chrome(), &campaign, None, Some(&error)),
         ),
     }
 }

@@ -2,7 +2,8 @@
 //! page works without JavaScript. Phone numbers are `telf:` links so TelefUM can dial them.
 
 use crate::domain::{
-    self, ApiToken, Campaign, Contact, Group, Millis, Page, SiteDomain, SystemStatus, TimelineEntry,
+    self, ApiToken, Campaign, Contact, Group, ListedRecord, Millis, Page, PageView, RecordView,
+    SiteDomain, SystemStatus, TimelineEntry, TrackedEvent,
 };
 use maud::{html, Markup, DOCTYPE};
 
@@ -55,9 +56,11 @@ pub fn layout(chrome: Option<&Chrome>, title: &str, body: Markup) -> Markup {
             }
             body {
                 header {
-                    a.brand href="/contacts" { "ssrm" }
+                    a.brand href="/" { "ssrm" }
                     @if let Some(chrome) = chrome {
                         nav {
+                            a href="/" { "Pulpit" }
+                            a href="/visitors" { "Odwiedzający" }
                             a href="/contacts" { "Kontakty" }
                             a href="/search" { "Szukaj" }
                             a href="/groups" { "Grupy" }
@@ -127,7 +130,7 @@ fn contacts_table(contacts: &[Contact]) -> Markup {
     }
 }
 
-fn pager(base: &str, page: u64, pages: u64) -> Markup {
+pub(super) fn pager(base: &str, page: u64, pages: u64) -> Markup {
     let separator = if base.contains('?') { '&' } else { '?' };
     html! {
         nav.pager {
@@ -158,7 +161,10 @@ pub fn contacts(
                 input type="search" name="q" value=(query) placeholder="Szukaj w imieniu, telefonie, e-mailu…";
                 button type="submit" { "Szukaj" }
             }
-            p.count { (page.total) " kontaktów" }
+            p.count {
+                (page.total) " kontaktów · "
+                a.download href=(base.replacen("/contacts?", "/contacts.csv?", 1)) download { "Pobierz CSV" }
+            }
             (contacts_table(&page.items))
             (pager(&base, page.page, page.pages))
         },
@@ -188,6 +194,7 @@ pub fn card(
     chrome: &Chrome,
     contact: &Contact,
     groups: &[Group],
+    campaigns: &[(Campaign, RecordView)],
     timeline: &[TimelineEntry],
     page: u64,
     pages: u64,
@@ -224,7 +231,27 @@ pub fn card(
                     @if groups.is_empty() { "—" }
                     @for group in groups { a.group href={ "/contacts?group=" (group.id) } { (group.name) } " " }
                 }
-                @if let Some(suid) = contact.suid { dt { "Identyfikator (suid)" } dd { code { (suid.to_string()) } } }
+                @if let Some(suid) = contact.suid { dt { "Identyfikator (suid)" } dd { a href={ "/visitors/" (suid.to_string()) } { code { (suid.to_string()) } } } }
+            }
+            h2 { "Kampanie" }
+            @if campaigns.is_empty() {
+                p.empty { "Kontakt nie jest w żadnej kampanii." }
+            } @else {
+                div.scroll {
+                    table.campaigns {
+                        thead { tr { th { "Kampania" } th { "Status" } th { "Agent" } th { "Następny telefon" } } }
+                        tbody {
+                            @for (campaign, view) in campaigns {
+                                tr {
+                                    td { a href={ "/campaigns/" (campaign.id) } { (campaign.name) } " " code { (campaign.id) } }
+                                    td { (view.status.name) " " code { (view.status.system.as_str()) } }
+                                    td { (view.record.agent_login.as_deref().unwrap_or("—")) }
+                                    td { (view.record.next_call_date.as_deref().unwrap_or("—")) }
+                                }
+                            }
+                        }
+                    }
+                }
             }
             h2 { "Historia" }
             @if timeline.is_empty() {
@@ -240,20 +267,8 @@ pub fn card(
                             @if let Some(author) = &activity.author { span.author { " (" (author) ")" } }
                             @if let Some(line) = &activity.line { " " span.line { "linia " @if line.starts_with('+') { (phone_link(line)) } @else { (line) } } }
                         },
-                        TimelineEntry::PageView(view) => li.pageview {
-                            time { (time(view.at)) }
-                            "Odsłona: "
-                            @let label = if view.title.is_empty() { &view.url } else { &view.title };
-                            @match domain::link_target(&view.url) {
-                                Some(target) => a href=(target) rel="noreferrer noopener" { (label) },
-                                None => span.unlinked { (label) },
-                            }
-                            span.url { " " (view.url) }
-                        },
-                        TimelineEntry::Event(event) => li.event {
-                            time { (time(event.at)) }
-                            "Zdarzenie: " strong { (event.name) } " " code { (event.props) }
-                        },
+                        TimelineEntry::PageView(view) => (page_view_item(view)),
+                        TimelineEntry::Event(event) => (event_item(event)),
                         TimelineEntry::Rule(delivery) => li.rule {
                             time { (time(delivery.created_at)) }
                             a href={ "/rules/" (delivery.rule) } { (delivery.summary()) }
@@ -265,6 +280,36 @@ pub fn card(
             }
         },
     )
+}
+
+/// A page view on a timeline (a contact's card, a visitor's page).
+pub(super) fn page_view_item(view: &PageView) -> Markup {
+    let label = if view.title.is_empty() {
+        &view.url
+    } else {
+        &view.title
+    };
+    html! {
+        li.pageview {
+            time { (time(view.at)) }
+            "Odsłona: "
+            @match domain::link_target(&view.url) {
+                Some(target) => a href=(target) rel="noreferrer noopener" { (label) },
+                None => span.unlinked { (label) },
+            }
+            span.url { " " (view.url) }
+        }
+    }
+}
+
+/// A custom event on a timeline.
+pub(super) fn event_item(event: &TrackedEvent) -> Markup {
+    html! {
+        li.event {
+            time { (time(event.at)) }
+            "Zdarzenie: " strong { (event.name) } " " code { (event.props) }
+        }
+    }
 }
 
 pub fn edit(chrome: &Chrome, contact: &Contact, groups: &[Group], error: Option<&str>) -> Markup {
@@ -423,7 +468,7 @@ pub fn tokens(chrome: &Chrome, tokens: &[ApiToken], created: Option<&str>) -> Ma
     )
 }
 
-fn urlencode(text: &str) -> String {
+pub(super) fn urlencode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
@@ -456,13 +501,72 @@ pub fn campaigns(chrome: &Chrome, campaigns: &[Campaign], error: Option<&str>) -
     )
 }
 
-pub fn campaign(chrome: &Chrome, campaign: &Campaign, error: Option<&str>) -> Markup {
+/// The campaign's records with the status filter, or `None` (a page answering a form error).
+pub type RecordList<'a> = Option<(&'a Page<ListedRecord>, Option<u32>)>;
+
+fn records_list(campaign: &Campaign, records: &Page<ListedRecord>, status: Option<u32>) -> Markup {
+    let filter = status.map(|s| s.to_string()).unwrap_or_default();
+    let base = format!("/campaigns/{}?status_id={filter}", campaign.id);
+    html! {
+        h2 { "Rekordy" }
+        form.search method="get" action={ "/campaigns/" (campaign.id) } {
+            label { "Status"
+                select name="status_id" {
+                    option value="" selected[status.is_none()] { "Wszystkie" }
+                    @for option in &campaign.statuses {
+                        option value=(option.id) selected[status == Some(option.id)] { (option.name) " (" (option.system.as_str()) ")" }
+                    }
+                }
+            }
+            button type="submit" { "Filtruj" }
+        }
+        p.count {
+            (records.total) " rekordów · "
+            a.download href={ "/campaigns/" (campaign.id) "/records.csv?status_id=" (filter) } download { "Pobierz CSV" }
+        }
+        @if records.items.is_empty() {
+            p.empty { "Brak rekordów." }
+        } @else {
+            div.scroll {
+                table.records {
+                    thead { tr { th { "Klient" } th { "Telefon" } th { "Status" } th { "Agent" } th { "Następny telefon" } th { "Kolejność" } } }
+                    tbody {
+                        @for item in &records.items {
+                            tr.record {
+                                td {
+                                    @match &item.contact {
+                                        Some(contact) => a href=(card_link(contact)) { (display_name(contact)) },
+                                        None => { "#" (item.view.record.customer) },
+                                    }
+                                }
+                                td { @if let Some(phone) = &item.view.phone { (phone_link(phone)) } }
+                                td { (item.view.status.name) " " code { (item.view.status.system.as_str()) } }
+                                td { (item.view.record.agent_login.as_deref().unwrap_or("—")) }
+                                td { (item.view.record.next_call_date.as_deref().unwrap_or("—")) }
+                                td { (item.view.record.order.map(|o| o.to_string()).unwrap_or_default()) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (pager(&base, records.page, records.pages))
+    }
+}
+
+pub fn campaign(
+    chrome: &Chrome,
+    campaign: &Campaign,
+    records: RecordList,
+    error: Option<&str>,
+) -> Markup {
     layout(
         Some(chrome),
         &campaign.name,
         html! {
             h1 { "Kampania " code { (campaign.id) } " — " (campaign.name) }
             @if let Some(error) = error { p.error role="alert" { (error) } }
+            @if let Some((records, status)) = records { (records_list(campaign, records, status)) }
             h2 { "Statusy" }
             table {
                 thead { tr { th { "status_id" } th { "Status systemowy" } th { "Nazwa" } th { "dictionary_status_id" } } }

@@ -30,6 +30,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::delete().to(batch_remove),
         )
         .route("/api/crm_outbounds/{id}/records", web::post().to(add_one))
+        .route("/api/crm_outbounds/{id}/records", web::get().to(list))
         .route(
             "/api/crm_outbounds/{id}/records/{customer_id}",
             web::get().to(view),
@@ -257,6 +258,63 @@ async fn view(
     .await;
     match answer {
         Ok(view) => HttpResponse::Ok().json(wire::record(&view)),
+        Err(error) => call.fail(error),
+    }
+}
+
+/// The query of the records list; every value optional, each a whole number when given.
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    status_id: Option<String>,
+    page: Option<String>,
+    limit: Option<String>,
+}
+
+/// A whole number given in the query, `None` when absent or empty.
+fn number<T: std::str::FromStr>(
+    value: Option<&str>,
+    field: &'static str,
+) -> Result<Option<T>, RequestError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| RequestError::InvalidValue(field)),
+    }
+}
+
+/// `GET /api/crm_outbounds/:id/records?status_id=&page=&limit=`: a page of the campaign's
+/// records in the order they were added, each in the single-record answer's shape.
+async fn list(
+    request: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let call = Call::new(&request);
+    let answer = async {
+        let principal = authenticate(&request, &state).await?;
+        let id = campaign_id(&path)?;
+        let query: ListQuery = serde_qs::Config::new(0, false)
+            .deserialize_str(request.query_string())
+            .map_err(|_| RequestError::InvalidValue("query"))?;
+        let status_id = number::<u32>(query.status_id.as_deref(), "status_id")?;
+        let paging = domain::Paging::new(
+            number::<i64>(query.page.as_deref(), "page")?,
+            number::<i64>(query.limit.as_deref(), "limit")?,
+        );
+        let store = state.store.clone();
+        blocking(move || {
+            domain::campaign_records(&store, principal.account, &id, status_id, paging)
+        })
+        .await
+    }
+    .await;
+    match answer {
+        Ok(page) => HttpResponse::Ok().json(json!({
+            "items": page.items.iter().map(|item| wire::record(&item.view)).collect::<Vec<_>>(),
+            "paging": {"page": page.page, "count": page.pages},
+        })),
         Err(error) => call.fail(error),
     }
 }

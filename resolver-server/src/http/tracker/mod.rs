@@ -271,7 +271,7 @@ async fn identify(
             domain::refuse_identity(&state.store, site.account, current)?
         } else if rate_limited(&request, &state, &site.domain.site_key) {
             telemetry::track_user(TrackUserOutcome::RateLimited);
-            domain::refuse_identity(&state.store, site.account, current)?
+            domain::refuse_identity_over_quota(&state.store, site.account, &site.domain, current)?
         } else {
             let answer = domain::resolve_identity(
                 &state.store,
