@@ -220,7 +220,9 @@ pub fn repository_root() -> PathBuf {
 /// others use it.
 pub fn python_with_serwersms_client() -> PathBuf {
     static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one_at_a_time = CREATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _one_at_a_time = CREATING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let venv = repository_root().join("target").join("venv-serwersms");
     let python = venv.join("bin").join("python");
     let ready = Command::new(&python)
