@@ -670,3 +670,27 @@ fn run_sled(dir: &Path, args: &[&str]) -> Output {
         .output()
         .expect("binary runs")
 }
+
+#[test]
+fn a_database_migrated_by_a_newer_binary_is_refused() {
+    let Some(admin_url) = admin_url() else { return };
+    let (_, url) = fresh_database(&admin_url);
+    drop(Store::connect(&url, 2).expect("migrates an empty database"));
+    // Connecting again to a database at this binary's version is fine.
+    drop(Store::connect(&url, 2).expect("connects to a migrated database"));
+    admin(
+        &url,
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+         VALUES (9999, 'from_the_future', '2099-01-01T00:00:00Z', '0')",
+    );
+    let refused = Store::connect(&url, 2).err().expect("refused");
+    assert!(
+        refused.to_string().contains("newer than this binary knows"),
+        "{refused}"
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let output = run(&url, dir.path(), &["account", "list"], None);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("newer than this binary knows"), "{stderr}");
+}

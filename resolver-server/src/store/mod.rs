@@ -641,19 +641,21 @@ impl Store {
         let mut batch = Batch::default();
         let mut group = group.clone();
         group.count = contacts.len() as u64;
+        // The account's blacklist read once (keys only), not one read per contact: on
+        // PostgreSQL each read is a round trip.
+        let listed: std::collections::HashSet<backend::IVec> = self
+            .data
+            .scan_prefix(keys::blacklist(account))
+            .keys()
+            .collect::<Result<_, _>>()?;
         batch.insert(keys::group(account, group.id), encode(&group));
         for contact in contacts {
             let mut contact = contact.clone();
             contact.groups = vec![group.id];
             // The flag mirrors the account's blacklist, as in `tx_put_contact`.
-            contact.blacklist = match contact.phone.e164() {
-                Some(e164) => self
-                    .data
-                    .get(keys::blacklist_entry(account, e164))
-                    .map_err(StoreError::from)?
-                    .is_some(),
-                None => false,
-            };
+            contact.blacklist = contact.phone.e164().is_some_and(|e164| {
+                listed.contains(keys::blacklist_entry(account, e164).as_slice())
+            });
             batch.insert(keys::group_member(account, group.id, contact.id), &[]);
             for key in index_keys(account, &contact) {
                 batch.insert(key, &[]);
