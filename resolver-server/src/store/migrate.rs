@@ -82,7 +82,7 @@ pub fn to_postgres(source: &Store, url: &str, pool: usize) -> anyhow::Result<Str
         .context("the target of migrate-store is a PostgreSQL database")?;
     for (name, tree) in target.trees() {
         anyhow::ensure!(
-            tree.len()? == 0,
+            tree.len().map_err(StoreError::from)? == 0,
             "the target database is not empty (its {name} table has rows); migrate into a new, \
              empty database"
         );

@@ -249,7 +249,7 @@ impl Store {
 
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        self.db.size_on_disk()
     }
 
     /// A new id, unique across the whole database and never reused.
@@ -647,7 +647,8 @@ impl Store {
             .data
             .scan_prefix(keys::blacklist(account))
             .keys()
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)?;
         batch.insert(keys::group(account, group.id), encode(&group));
         for contact in contacts {
             let mut contact = contact.clone();

@@ -14,6 +14,22 @@ use super::StoreError;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
+/// What a tree operation fails with (as `sled::Error` did): `?` makes it a [`StoreError`].
+#[derive(Debug)]
+pub(crate) struct Error(pub(crate) StoreError);
+
+impl From<Error> for StoreError {
+    fn from(error: Error) -> StoreError {
+        error.0
+    }
+}
+
+impl From<sled::Error> for Error {
+    fn from(error: sled::Error) -> Error {
+        Error(StoreError::Database(error))
+    }
+}
+
 /// Keys and values as they come out of a tree (sled's cheap-to-clone byte buffer).
 pub(crate) type IVec = sled::IVec;
 
@@ -85,10 +101,10 @@ pub(crate) enum Tree {
 }
 
 impl Tree {
-    pub(crate) fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, StoreError> {
+    pub(crate) fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, Error> {
         match self {
             Tree::Sled(tree) => Ok(tree.get(key)?),
-            Tree::Pg(tree) => tree.get(key.as_ref()),
+            Tree::Pg(tree) => tree.get(key.as_ref()).map_err(Error),
         }
     }
 
@@ -98,18 +114,18 @@ impl Tree {
         &self,
         key: impl AsRef<[u8]>,
         value: impl Into<IVec>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         match self {
-            Tree::Sled(tree) => tree.insert(key, value).map(drop).map_err(StoreError::from),
-            Tree::Pg(tree) => tree.insert(key.as_ref(), &value.into()),
+            Tree::Sled(tree) => tree.insert(key, value).map(drop).map_err(Error::from),
+            Tree::Pg(tree) => tree.insert(key.as_ref(), &value.into()).map_err(Error),
         }
     }
 
     /// Removes `key`, returning what it held.
-    pub(crate) fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, StoreError> {
+    pub(crate) fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, Error> {
         match self {
             Tree::Sled(tree) => Ok(tree.remove(key)?),
-            Tree::Pg(tree) => tree.remove(key.as_ref()),
+            Tree::Pg(tree) => tree.remove(key.as_ref()).map_err(Error),
         }
     }
 
@@ -119,10 +135,10 @@ impl Tree {
         &self,
         key: impl AsRef<[u8]>,
         mut f: impl FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
-    ) -> Result<Option<IVec>, StoreError> {
+    ) -> Result<Option<IVec>, Error> {
         match self {
             Tree::Sled(tree) => Ok(tree.fetch_and_update(key, f)?),
-            Tree::Pg(tree) => tree.fetch_and_update(key.as_ref(), &mut f),
+            Tree::Pg(tree) => tree.fetch_and_update(key.as_ref(), &mut f).map_err(Error),
         }
     }
 
@@ -162,7 +178,7 @@ impl Tree {
     }
 
     /// Applies every insert and remove of `batch` atomically.
-    pub(crate) fn apply_batch(&self, batch: Batch) -> Result<(), StoreError> {
+    pub(crate) fn apply_batch(&self, batch: Batch) -> Result<(), Error> {
         match self {
             Tree::Sled(tree) => {
                 let mut sled_batch = sled::Batch::default();
@@ -174,15 +190,15 @@ impl Tree {
                 }
                 Ok(tree.apply_batch(sled_batch)?)
             }
-            Tree::Pg(tree) => tree.apply_batch(batch),
+            Tree::Pg(tree) => tree.apply_batch(batch).map_err(Error),
         }
     }
 
     /// How many entries the tree holds (walks it on sled: not for a request path).
-    pub(crate) fn len(&self) -> Result<usize, StoreError> {
+    pub(crate) fn len(&self) -> Result<usize, Error> {
         match self {
             Tree::Sled(tree) => Ok(tree.len()),
-            Tree::Pg(tree) => tree.len(),
+            Tree::Pg(tree) => tree.len().map_err(Error),
         }
     }
 }
@@ -229,7 +245,7 @@ pub(crate) enum Iter {
 }
 
 impl Iter {
-    pub(crate) fn keys(self) -> impl DoubleEndedIterator<Item = Result<IVec, StoreError>> {
+    pub(crate) fn keys(self) -> impl DoubleEndedIterator<Item = Result<IVec, Error>> {
         let iter = match self {
             Iter::Pg(iter) => Iter::Pg(iter.keys_only()),
             other => other,
@@ -237,18 +253,18 @@ impl Iter {
         iter.map(|entry| entry.map(|(key, _)| key))
     }
 
-    pub(crate) fn values(self) -> impl DoubleEndedIterator<Item = Result<IVec, StoreError>> {
+    pub(crate) fn values(self) -> impl DoubleEndedIterator<Item = Result<IVec, Error>> {
         self.map(|entry| entry.map(|(_, value)| value))
     }
 }
 
 impl Iterator for Iter {
-    type Item = Result<(IVec, IVec), StoreError>;
+    type Item = Result<(IVec, IVec), Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Sled(iter) => iter.next().map(|entry| entry.map_err(StoreError::from)),
-            Iter::Pg(iter) => iter.next(),
+            Iter::Sled(iter) => iter.next().map(|entry| entry.map_err(Error::from)),
+            Iter::Pg(iter) => iter.next().map(|entry| entry.map_err(Error)),
         }
     }
 }
@@ -256,10 +272,8 @@ impl Iterator for Iter {
 impl DoubleEndedIterator for Iter {
     fn next_back(&mut self) -> Option<Self::Item> {
         match self {
-            Iter::Sled(iter) => iter
-                .next_back()
-                .map(|entry| entry.map_err(StoreError::from)),
-            Iter::Pg(iter) => iter.next_back(),
+            Iter::Sled(iter) => iter.next_back().map(|entry| entry.map_err(Error::from)),
+            Iter::Pg(iter) => iter.next_back().map(|entry| entry.map_err(Error)),
         }
     }
 }

@@ -522,6 +522,15 @@ fn write_all(
 
 // ----- trees -----
 
+/// A new value computed from the old one ([`PgTree::fetch_and_update`]).
+type Update<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+
+/// Buffered writes: a value, or `None` for a removal, per table and key.
+type Writes = BTreeMap<(Table, Vec<u8>), Option<IVec>>;
+
+/// Upserts and deletes of one table.
+type TableWrites = (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>);
+
 /// One table seen as a tree.
 #[derive(Clone)]
 pub(crate) struct PgTree {
@@ -563,7 +572,7 @@ impl PgTree {
     pub(crate) fn fetch_and_update(
         &self,
         key: &[u8],
-        f: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
+        f: &mut Update<'_>,
     ) -> Result<Option<IVec>, StoreError> {
         let f = RefCell::new(f);
         transaction(self, self, |tree, _| {
@@ -782,7 +791,7 @@ impl DoubleEndedIterator for PgIter {
 /// One transaction's connection and buffered writes.
 struct TxState {
     client: Object,
-    writes: RefCell<BTreeMap<(Table, Vec<u8>), Option<IVec>>>,
+    writes: RefCell<Writes>,
     notes: RefCell<Vec<String>>,
 }
 
@@ -825,8 +834,7 @@ impl TxTree {
 impl TxState {
     fn commit(&self) -> Result<(), tokio_postgres::Error> {
         let writes = std::mem::take(&mut *self.writes.borrow_mut());
-        let mut per_table: BTreeMap<Table, (Vec<(Vec<u8>, Vec<u8>)>, Vec<Vec<u8>>)> =
-            BTreeMap::new();
+        let mut per_table: BTreeMap<Table, TableWrites> = BTreeMap::new();
         for ((table, key), value) in writes {
             let (upserts, deletes) = per_table.entry(table).or_default();
             match value {
