@@ -33,6 +33,13 @@ pub struct Cli {
         global = true
     )]
     pub data_dir: PathBuf,
+    /// Keep the data in this PostgreSQL database (`postgres://user:password@host/db`) instead
+    /// of sled in the data directory; several servers may share it. Every command accepts it.
+    #[arg(long, env = "SSRM_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// At most this many connections to PostgreSQL per process.
+    #[arg(long, env = "SSRM_DATABASE_POOL", global = true, default_value_t = crate::store::DEFAULT_POOL)]
+    pub database_pool: usize,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -47,6 +54,13 @@ pub enum Command {
     Restore {
         /// The backup directory.
         backup: PathBuf,
+    },
+    /// Copy a stopped sled installation (the data directory) into an empty PostgreSQL
+    /// database, every tree with the same keys and ids, and verify the counts.
+    MigrateStore {
+        /// The PostgreSQL database to fill (`postgres://…`); it must be empty.
+        #[arg(long)]
+        to: String,
     },
     #[command(flatten)]
     Admin(AdminCommand),
@@ -275,6 +289,20 @@ fn open_store(dir: &Path, cache_mb: u64) -> anyhow::Result<Store> {
     })
 }
 
+/// The store the command line names: PostgreSQL with `--database-url`, sled in the data
+/// directory otherwise.
+fn open_configured(
+    database: &(Option<String>, usize),
+    data_dir: &Path,
+    cache_mb: u64,
+) -> anyhow::Result<Store> {
+    match database {
+        (Some(url), pool) => Store::connect(url, *pool)
+            .context("cannot use the PostgreSQL database given by --database-url"),
+        (None, _) => open_store(data_dir, cache_mb),
+    }
+}
+
 fn account(store: &Store, name: &str) -> anyhow::Result<Account> {
     domain::account_named(store, name).with_context(|| format!("no account named {name:?}"))
 }
@@ -286,9 +314,10 @@ fn format_time(millis: i64) -> String {
 /// Runs one command line to completion. `argv` is the command line `cli` was parsed from: an
 /// administration command is sent as it is to a server running on the data directory.
 pub fn run(cli: Cli, argv: Vec<String>) -> anyhow::Result<()> {
+    let database = (cli.database_url.clone(), cli.database_pool);
     match cli.command {
         Command::Serve(args) => {
-            let store = open_store(&cli.data_dir, args.cache_mb)?;
+            let store = open_configured(&database, &cli.data_dir, args.cache_mb)?;
             if args.demo {
                 let listen = args.listen.first().map_or("127.0.0.1:8080", |first| {
                     first.trim_start_matches("http://")
@@ -297,7 +326,21 @@ pub fn run(cli: Cli, argv: Vec<String>) -> anyhow::Result<()> {
             }
             serve::serve(store, &cli.data_dir, args)
         }
-        Command::Restore { backup } => crate::store::backup::restore(&backup, &cli.data_dir),
+        Command::Restore { backup } => {
+            anyhow::ensure!(
+                database.0.is_none(),
+                "restore is for sled backups; restore a PostgreSQL database with pg_restore"
+            );
+            crate::store::backup::restore(&backup, &cli.data_dir)
+        }
+        Command::MigrateStore { to } => {
+            let source = open_store(&cli.data_dir, crate::store::DEFAULT_CACHE_MB)?;
+            let report = crate::store::migrate::to_postgres(&source, &to, database.1)?;
+            let stdout = &mut std::io::stdout().lock();
+            write!(stdout, "{report}")?;
+            stdout.flush()?;
+            Ok(())
+        }
         Command::Admin(command) => {
             let request = control::Request {
                 argv,
@@ -306,12 +349,14 @@ pub fn run(cli: Cli, argv: Vec<String>) -> anyhow::Result<()> {
             let stdin = &mut std::io::stdin().lock();
             let stdout = &mut std::io::stdout().lock();
             let stderr = &mut std::io::stderr().lock();
-            if let Some(outcome) =
-                control::try_remote(&cli.data_dir, &request, stdin, stdout, stderr)?
-            {
-                return outcome;
+            if database.0.is_none() {
+                if let Some(outcome) =
+                    control::try_remote(&cli.data_dir, &request, stdin, stdout, stderr)?
+                {
+                    return outcome;
+                }
             }
-            let store = open_store(&cli.data_dir, crate::store::DEFAULT_CACHE_MB)?;
+            let store = open_configured(&database, &cli.data_dir, crate::store::DEFAULT_CACHE_MB)?;
             run_admin(
                 &store,
                 command.relative_to(&request.cwd),
@@ -344,7 +389,7 @@ pub fn run_remote(
         Command::Admin(command) => {
             run_admin(store, command.relative_to(&request.cwd), stdin, out, err)
         }
-        Command::Serve(_) | Command::Restore { .. } => {
+        Command::Serve(_) | Command::Restore { .. } | Command::MigrateStore { .. } => {
             anyhow::bail!("a server is already running on this data directory")
         }
     }

@@ -4,7 +4,7 @@
 //! purge at once.
 
 use crate::domain;
-use crate::store::Store;
+use crate::store::{Job, Store};
 use std::time::Duration;
 
 /// How often the task runs; the first run is one period after the server starts.
@@ -25,6 +25,18 @@ pub async fn run(store: Store) {
 
 /// Purges every account once, logging (counts only) what it deleted.
 fn purge_all(store: &Store) {
+    // With several nodes on one database, one of them purges each hour.
+    let _exclusive = match store.exclusive_job(Job::Retention) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            tracing::info!("retention: another node is purging");
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(%error, "retention: cannot take the retention lock");
+            return;
+        }
+    };
     let accounts = match store.accounts() {
         Ok(accounts) => accounts,
         Err(error) => {

@@ -150,14 +150,21 @@ pub fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> anyhow::Result<(
         }
         None => None,
     };
-    let control_store = store.clone();
-    let _control = control::listen(
-        data_dir,
-        Arc::new(move |request, stdin, out, err| {
-            crate::cli::run_remote(&control_store, request, stdin, out, err)
-        }),
-    )
-    .context("cannot open the administration socket in the data directory")?;
+    // On PostgreSQL nothing locks a directory: the CLI talks to the database itself.
+    let _control = if store.is_shared() {
+        None
+    } else {
+        let control_store = store.clone();
+        Some(
+            control::listen(
+                data_dir,
+                Arc::new(move |request, stdin, out, err| {
+                    crate::cli::run_remote(&control_store, request, stdin, out, err)
+                }),
+            )
+            .context("cannot open the administration socket in the data directory")?,
+        )
+    };
 
     // Also brings the domain → owner index up to date for stores written before it existed.
     for name in domain::shared_domains(&store)? {

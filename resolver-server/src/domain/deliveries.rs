@@ -244,25 +244,16 @@ pub fn waiting_deliveries(
     Ok(store.waiting_deliveries(limit)?)
 }
 
-/// The pending delivery behind an outbox entry; `None` (and the entry dropped) when it is done,
-/// failed or gone, so a stale entry is never attempted twice.
+/// The pending delivery behind an outbox entry, claimed for one attempt (by one node when
+/// several share the database, see `Store::claim_delivery`); `None` (and the entry dropped)
+/// when it is done, failed or gone, so a stale entry is never attempted twice.
 pub fn pending_delivery(
     store: &Store,
     due: Millis,
     account: AccountId,
     id: DeliveryId,
 ) -> DomainResult<Option<Delivery>> {
-    match store.delivery(account, id)? {
-        Some(delivery)
-            if delivery.state == DeliveryState::Pending && delivery.next_at == Some(due) =>
-        {
-            Ok(Some(delivery))
-        }
-        _ => {
-            store.remove_due(due, account, id)?;
-            Ok(None)
-        }
-    }
+    store.claim_delivery(due, account, id, super::now_millis())
 }
 
 /// Records an attempt and decides what follows: done, another try after [`retry_gap`], or

@@ -66,6 +66,10 @@ impl Store {
     /// is not empty) while the store stays in use; writes wait while the files are copied.
     /// Returns a one-line summary.
     pub fn backup_to(&self, target: &Path) -> anyhow::Result<String> {
+        let db = self.db.as_sled().context(
+            "this server keeps its data in PostgreSQL: back it up with pg_dump (README, \
+             \"Running on several machines\")",
+        )?;
         let source = self
             .dir
             .as_deref()
@@ -92,8 +96,8 @@ impl Store {
                 .barrier
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.db.flush().map_err(StoreError::from)?;
-            let checksum = self.db.checksum().map_err(StoreError::from)?;
+            db.flush().map_err(StoreError::from)?;
+            let checksum = db.checksum().map_err(StoreError::from)?;
             let bytes = copy_tree(source, target)
                 .with_context(|| format!("cannot copy the database to {}", target.display()))?;
             (checksum, bytes)

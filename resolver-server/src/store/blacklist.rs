@@ -1,11 +1,11 @@
 //! The blacklist's storage: one entry per phone (by E.164) per account, and the `blacklist`
 //! flag of the contacts with that phone, changed in the same transaction.
 
+use super::backend::TransactionalTree;
 use super::{decode_tx, encode, fail, keys, Store, StoreError, Tx, MAX_RETRIES};
 use crate::domain::{
     AccountId, BlacklistEntry, Contact, ContactId, DomainError, DomainResult, Entity,
 };
-use sled::transaction::TransactionalTree;
 
 impl Store {
     pub fn blacklist_entry(

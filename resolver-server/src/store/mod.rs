@@ -6,11 +6,13 @@
 //! [`Store::flush`] first.
 
 mod activities;
+pub(crate) mod backend;
 pub mod backup;
 mod blacklist;
 mod campaigns;
 mod commit;
 pub mod keys;
+pub mod migrate;
 mod privacy;
 mod rules;
 mod sessions;
@@ -24,13 +26,12 @@ use crate::domain::{
     DomainResult, Email, Entity, Group, GroupId, LinkCause, Millis, Phone, SiteDomain, Suid,
     Visitor, VisitorLink,
 };
+use backend::{
+    Batch, ConflictableTransactionError, ConflictableTransactionResult, Db, TransactionError,
+    TransactionalTree, Tree,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sled::transaction::{
-    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
-    TransactionalTree,
-};
-use sled::Transactional;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Instant;
@@ -45,6 +46,15 @@ pub enum StoreError {
     Busy,
     #[error("flush failed: {0}")]
     Flush(String),
+    /// PostgreSQL could not be reached or refused the statement (a lost connection, a
+    /// restarting server): the request fails with the API's storage error, the pool reconnects.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(
+        "the database's schema is version {applied}, newer than this binary knows ({known}); \
+         run a newer resolver-server"
+    )]
+    SchemaTooNew { applied: i64, known: i64 },
 }
 
 pub(crate) type Tx<T> = ConflictableTransactionResult<T, DomainError>;
@@ -77,25 +87,41 @@ fn account_id_from(value: &[u8]) -> Result<AccountId, StoreError> {
     Ok(AccountId(u64::from_be_bytes(bytes)))
 }
 
-/// The sled-backed store. Cheap to clone; clones share the database and its flusher.
+/// The store, on sled or PostgreSQL (`store/backend/`). Cheap to clone; clones share the
+/// database and its flusher.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    data: sled::Tree,
-    auth: sled::Tree,
-    committer: Arc<commit::GroupCommit>,
+    db: Db,
+    data: Tree,
+    auth: Tree,
+    /// sled's default tree (the readiness probe).
+    meta: Tree,
+    /// sled's group commit; `None` on PostgreSQL, where a commit is durable when it returns.
+    committer: Option<Arc<commit::GroupCommit>>,
     /// The database directory (`None` for a temporary database).
     dir: Option<PathBuf>,
     /// Every write holds this shared; a backup holds it exclusively while it copies the files,
     /// so the copy is of one moment ([`Store::backup_to`]).
     barrier: Arc<RwLock<()>>,
     /// Deliveries waiting for an attempt (`keys::outbox`).
-    outbox: sled::Tree,
+    outbox: Tree,
     /// Each account's enabled rules, read once and dropped whenever a rule changes.
     rule_cache: rules::RuleCache,
     /// Woken whenever a delivery is queued, so the worker need not poll.
     outbox_signal: std::sync::Arc<tokio::sync::Notify>,
 }
+
+pub use backend::pg::DEFAULT_POOL;
+
+/// Background work that one node at a time does ([`Store::exclusive_job`]); the value is the
+/// PostgreSQL advisory lock's key.
+#[derive(Clone, Copy, Debug)]
+pub enum Job {
+    Retention = 0x5352_4d01,
+}
+
+/// Held while this process does a [`Job`].
+pub struct JobGuard(#[allow(dead_code)] Option<backend::pg::JobLock>);
 
 /// sled's page cache when nothing else is asked for (`serve --cache-mb`).
 pub const DEFAULT_CACHE_MB: u64 = 256;
@@ -126,15 +152,35 @@ impl Store {
         Store::from_db(sled::Config::new().temporary(true).open()?, None)
     }
 
+    /// Connects to the PostgreSQL database at `url` (`postgres://…`) with at most `pool`
+    /// connections, and applies the embedded migrations (refusing a schema newer than this
+    /// binary knows). Several servers may share one database.
+    pub fn connect(url: &str, pool: usize) -> Result<Store, StoreError> {
+        let pg = Arc::new(backend::pg::Pg::connect(url, pool)?);
+        let store = Store::from_backend(Db::Pg(pg.clone()), None, None)?;
+        store.listen_for_invalidations(&pg);
+        Ok(store)
+    }
+
     fn from_db(db: sled::Db, dir: Option<PathBuf>) -> Result<Store, StoreError> {
+        let committer = Arc::new(commit::GroupCommit::start(db.clone())?);
+        Store::from_backend(Db::Sled(db), dir, Some(committer))
+    }
+
+    fn from_backend(
+        db: Db,
+        dir: Option<PathBuf>,
+        committer: Option<Arc<commit::GroupCommit>>,
+    ) -> Result<Store, StoreError> {
         let data = db.open_tree("data")?;
         let auth = db.open_tree("auth")?;
-        let committer = Arc::new(commit::GroupCommit::start(db.clone())?);
+        let meta = db.open_tree("")?;
         let outbox = db.open_tree("outbox")?;
         Ok(Store {
             db,
             data,
             auth,
+            meta,
             committer,
             dir,
             barrier: Arc::new(RwLock::new(())),
@@ -163,7 +209,25 @@ impl Store {
     /// concurrent callers (group commit, see `store/commit.rs`). What the server awaits
     /// before it acknowledges a write.
     pub async fn flush_shared(&self) -> Result<(), StoreError> {
-        self.committer.commit().await
+        match &self.committer {
+            Some(committer) => committer.commit().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Becomes the one process doing `job` until the returned guard is dropped; `None` when
+    /// another node sharing the database does it now (a PostgreSQL advisory lock; on sled one
+    /// process owns the database and always gets it).
+    pub fn exclusive_job(&self, job: Job) -> Result<Option<JobGuard>, StoreError> {
+        match self.db.as_pg() {
+            None => Ok(Some(JobGuard(None))),
+            Some(pg) => Ok(pg.try_lock(job as i64)?.map(|lock| JobGuard(Some(lock)))),
+        }
+    }
+
+    /// Whether this store is on PostgreSQL (several nodes may share it) rather than sled.
+    pub fn is_shared(&self) -> bool {
+        self.db.as_pg().is_some()
     }
 
     /// The readiness check: a write, a read of it back, and a flush.
@@ -173,9 +237,9 @@ impl Store {
             .to_be_bytes();
         {
             let _guard = self.write_guard();
-            self.db.insert(keys::READINESS_PROBE, &stamp)?;
+            self.meta.insert(keys::READINESS_PROBE, &stamp)?;
         }
-        let read = self.db.get(keys::READINESS_PROBE)?;
+        let read = self.meta.get(keys::READINESS_PROBE)?;
         if read.as_deref() != Some(&stamp[..]) {
             return Err(StoreError::Corrupt(
                 "the readiness probe did not read back what it wrote".into(),
@@ -186,7 +250,7 @@ impl Store {
 
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        self.db.size_on_disk()
     }
 
     /// A new id, unique across the whole database and never reused.
@@ -200,12 +264,10 @@ impl Store {
         body: impl Fn(&TransactionalTree, &TransactionalTree) -> Tx<T>,
     ) -> DomainResult<T> {
         let _guard = self.write_guard();
-        (&self.data, &self.auth)
-            .transaction(|(data, auth)| body(data, auth))
-            .map_err(|error| match error {
-                TransactionError::Abort(error) => error,
-                TransactionError::Storage(error) => DomainError::Store(StoreError::Database(error)),
-            })
+        backend::transaction(&self.data, &self.auth, body).map_err(|error| match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => DomainError::Store(error),
+        })
     }
 
     fn get<T: DeserializeOwned>(&self, key: Vec<u8>) -> Result<Option<T>, StoreError> {
@@ -414,7 +476,7 @@ impl Store {
                 owners.entry(domain.name).or_default().push(account.id);
             }
         }
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for (name, accounts) in &owners {
             let value: Vec<u8> = accounts
                 .iter()
@@ -577,22 +639,25 @@ impl Store {
         group: &Group,
         contacts: &[Contact],
     ) -> DomainResult<()> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let mut group = group.clone();
         group.count = contacts.len() as u64;
+        // The account's blacklist read once (keys only), not one read per contact: on
+        // PostgreSQL each read is a round trip.
+        let listed: std::collections::HashSet<backend::IVec> = self
+            .data
+            .scan_prefix(keys::blacklist(account))
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)?;
         batch.insert(keys::group(account, group.id), encode(&group));
         for contact in contacts {
             let mut contact = contact.clone();
             contact.groups = vec![group.id];
             // The flag mirrors the account's blacklist, as in `tx_put_contact`.
-            contact.blacklist = match contact.phone.e164() {
-                Some(e164) => self
-                    .data
-                    .get(keys::blacklist_entry(account, e164))
-                    .map_err(StoreError::from)?
-                    .is_some(),
-                None => false,
-            };
+            contact.blacklist = contact.phone.e164().is_some_and(|e164| {
+                listed.contains(keys::blacklist_entry(account, e164).as_slice())
+            });
             batch.insert(keys::group_member(account, group.id, contact.id), &[]);
             for key in index_keys(account, &contact) {
                 batch.insert(key, &[]);

@@ -5,12 +5,12 @@
 //! ([`Store::plan_erasure`]); the transaction re-checks each visitor's link, and a sweep after it
 //! removes what a page view racing the delete added under an erased suid before the erasure.
 
+use super::backend::{Batch, IVec, TransactionalTree};
 use super::{decode, decode_tx, encode, keys, Store, StoreError, Tx};
 use crate::domain::{
     AccountId, AuditEntry, ContactId, Delivery, DeliveryId, Firing, Millis, PrivacySettings,
     Purged, Suid, Visitor,
 };
-use sled::transaction::TransactionalTree;
 use std::collections::HashSet;
 
 /// Everything stored about a set of contacts outside their own records and indexes.
@@ -112,7 +112,7 @@ impl Store {
         at: Millis,
     ) -> Result<(), StoreError> {
         let _guard = self.write_guard();
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for suid in suids {
             for prefix in [
                 keys::page_views(account, *suid),
@@ -221,9 +221,9 @@ impl Store {
         Ok(purged)
     }
 
-    fn remove_all(&self, keys: &mut Vec<sled::IVec>) -> Result<u64, StoreError> {
+    fn remove_all(&self, keys: &mut Vec<IVec>) -> Result<u64, StoreError> {
         let _guard = self.write_guard();
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let count = keys.len() as u64;
         for key in keys.drain(..) {
             batch.remove(key);

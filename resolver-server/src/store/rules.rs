@@ -4,16 +4,20 @@
 //! attempts. Each account's enabled rules are cached in memory; every rule write drops the
 //! account's entry.
 
+use super::backend::pg::Invalidation;
+use super::backend::{self, TransactionError, TransactionalTree};
 use super::{decode, decode_tx, encode, fail, keys, traffic, Store, StoreError, Tx};
 use crate::domain::{
     AccountId, ContactId, Delivery, DeliveryId, DeliveryState, DomainError, DomainResult, Firing,
     FiringMark, Millis, Rule, RuleId, RuleSet, RuleStats, SmsGateway, Suid, Tally, TrackedEvent,
 };
 use serde::de::DeserializeOwned;
-use sled::transaction::{TransactionError, TransactionalTree};
-use sled::Transactional;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
+
+/// How long a node that claimed a delivery on PostgreSQL has to record its attempt before
+/// another node may attempt it (longer than any attempt's timeouts).
+const CLAIM_LEASE: Millis = 120_000;
 
 /// Enabled rules per account, filled on first use.
 #[derive(Clone, Default)]
@@ -41,6 +45,19 @@ impl RuleCache {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&account);
     }
+
+    fn clear(&self) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// The notification a rule change sends to the other nodes (PostgreSQL only; see
+/// [`Store::listen_for_invalidations`]).
+fn rules_changed(account: AccountId) -> String {
+    format!("rules:{}", account.0)
 }
 
 fn get_tx<T: DeserializeOwned>(tree: &TransactionalTree, key: &[u8]) -> Tx<Option<T>> {
@@ -66,20 +83,37 @@ impl Store {
         body: impl Fn(&TransactionalTree, &TransactionalTree) -> Tx<T>,
     ) -> DomainResult<T> {
         let _guard = self.write_guard();
-        (&self.data, &self.outbox)
-            .transaction(|(data, outbox)| body(data, outbox))
-            .map_err(|error| match error {
-                TransactionError::Abort(error) => error,
-                TransactionError::Storage(error) => DomainError::Store(StoreError::Database(error)),
-            })
+        backend::transaction(&self.data, &self.outbox, body).map_err(|error| match error {
+            TransactionError::Abort(error) => error,
+            TransactionError::Storage(error) => DomainError::Store(error),
+        })
+    }
+
+    /// Drops cached rules when another node (or this one) changed them: each committed rule
+    /// change notifies the account on PostgreSQL, and a lost listening connection drops every
+    /// account's rules, since notifications may have been missed.
+    pub(super) fn listen_for_invalidations(&self, pg: &backend::pg::Pg) {
+        let cache = self.rule_cache.clone();
+        pg.on_invalidation(move |what| match what {
+            Invalidation::Everything => cache.clear(),
+            Invalidation::Payload(payload) => {
+                if let Some(account) = payload
+                    .strip_prefix("rules:")
+                    .and_then(|id| id.parse().ok())
+                {
+                    cache.forget(AccountId(account));
+                }
+            }
+        });
     }
 
     /// Stores a rule (new or changed).
     pub fn insert_rule(&self, account: AccountId, rule: &Rule) -> DomainResult<()> {
-        let _guard = self.write_guard();
-        self.data
-            .insert(keys::rule(account, rule.id), encode(rule))
-            .map_err(StoreError::from)?;
+        self.transaction(|data, _| {
+            data.insert(keys::rule(account, rule.id), encode(rule))?;
+            data.notify(rules_changed(account));
+            Ok(())
+        })?;
         self.rule_cache.forget(account);
         Ok(())
     }
@@ -87,7 +121,7 @@ impl Store {
     /// Deletes a rule, its counts and its firing marks (its log and deliveries stay: they are
     /// the record of what was done).
     pub fn delete_rule(&self, account: AccountId, id: RuleId) -> DomainResult<()> {
-        let marks: Vec<sled::IVec> = self
+        let marks: Vec<backend::IVec> = self
             .data
             .scan_prefix(keys::firing_marks(account, id))
             .keys()
@@ -99,6 +133,7 @@ impl Store {
             for key in &marks {
                 data.remove(key)?;
             }
+            data.notify(rules_changed(account));
             Ok(())
         })?;
         self.rule_cache.forget(account);
@@ -217,6 +252,46 @@ impl Store {
         let _guard = self.write_guard();
         self.outbox.remove(keys::outbox::due(at, account, id))?;
         Ok(())
+    }
+
+    /// Takes the delivery behind the outbox entry `due` for an attempt: `None` (and the entry
+    /// dropped) when it is no longer pending at that time. On PostgreSQL, where several nodes
+    /// run workers, the claim also moves the entry (and the delivery's due time) to
+    /// `now + CLAIM_LEASE` in the same transaction, so no other node attempts it meanwhile and
+    /// another one does if this node dies before recording the attempt. On sled one process
+    /// owns the outbox and nothing moves.
+    pub fn claim_delivery(
+        &self,
+        due: Millis,
+        account: AccountId,
+        id: DeliveryId,
+        now: Millis,
+    ) -> DomainResult<Option<Delivery>> {
+        let shared = self.is_shared();
+        self.outbox_transaction(|data, outbox| {
+            let due_key = keys::outbox::due(due, account, id);
+            let key = keys::delivery(account, id);
+            let mut delivery = match get_tx::<Delivery>(data, &key)? {
+                Some(delivery)
+                    if delivery.state == DeliveryState::Pending
+                        && delivery.next_at == Some(due) =>
+                {
+                    delivery
+                }
+                _ => {
+                    outbox.remove(due_key)?;
+                    return Ok(None);
+                }
+            };
+            if shared {
+                let until = now + CLAIM_LEASE;
+                outbox.remove(due_key)?;
+                outbox.insert(keys::outbox::due(until, account, id), &[])?;
+                delivery.next_at = Some(until);
+                data.insert(key, encode(&delivery))?;
+            }
+            Ok(Some(delivery))
+        })
     }
 
     pub fn delivery(
@@ -372,7 +447,7 @@ impl Store {
 
     /// Deliveries waiting in the outbox (walks the tree: for metrics, not a request path).
     pub fn outbox_depth(&self) -> u64 {
-        self.outbox.len() as u64
+        self.outbox.len().unwrap_or(0) as u64
     }
 
     pub fn put_sms_gateway(&self, account: AccountId, gateway: &SmsGateway) -> DomainResult<()> {

@@ -9,12 +9,12 @@
 //! transaction per batch, one fold at a time: no count is lost or added twice, whatever runs
 //! concurrently, and a crash leaves every tally either pending or counted.
 
+use super::backend::{Batch, TransactionalTree};
 use super::{decode, decode_tx, encode, keys, Store, StoreError, Tx};
 use crate::domain::{
     self, day_of, AccountId, Day, DayStats, DomainResult, LinkCause, PageView, SeenMark, Tally,
     Visitor,
 };
-use sled::transaction::TransactionalTree;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -217,7 +217,7 @@ impl Store {
             if old.is_empty() {
                 return Ok(removed);
             }
-            let mut batch = sled::Batch::default();
+            let mut batch = Batch::default();
             for key in &old {
                 batch.remove(key.clone());
             }

@@ -1,0 +1,432 @@
+//! The ordered, transactional key-value backend under [`Store`](super::Store): sled in a data
+//! directory (the default, embedded) or PostgreSQL (several nodes on one database).
+//!
+//! The types keep sled's names, method names and argument shapes (`Tree::get`, `insert`,
+//! `remove`, `scan_prefix`, `range`, `iter`, `apply_batch`, `len`; `TransactionalTree::get`,
+//! `insert`, `remove`; transactions as a closure that may run more than once), so store code
+//! reads as it did on sled alone. On sled each call is the sled call itself; on PostgreSQL
+//! every tree is a table of `(key bytea, value bytea)` ordered like sled (bytea compares as
+//! memcmp), see `pg.rs`.
+
+pub(crate) mod pg;
+
+use super::StoreError;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+/// What a tree operation fails with (as `sled::Error` did): `?` makes it a [`StoreError`].
+#[derive(Debug)]
+pub(crate) struct Error(pub(crate) StoreError);
+
+impl From<Error> for StoreError {
+    fn from(error: Error) -> StoreError {
+        error.0
+    }
+}
+
+impl From<sled::Error> for Error {
+    fn from(error: sled::Error) -> Error {
+        Error(StoreError::Database(error))
+    }
+}
+
+/// Keys and values as they come out of a tree (sled's cheap-to-clone byte buffer).
+pub(crate) type IVec = sled::IVec;
+
+/// The database: the trees and what is global to it (ids, durability, size).
+#[derive(Clone)]
+pub(crate) enum Db {
+    Sled(sled::Db),
+    Pg(Arc<pg::Pg>),
+}
+
+impl Db {
+    /// A tree (`data`, `auth`, `outbox`), or the default one for `""`.
+    pub(crate) fn open_tree(&self, name: &str) -> Result<Tree, StoreError> {
+        match self {
+            Db::Sled(db) if name.is_empty() => Ok(Tree::Sled((**db).clone())),
+            Db::Sled(db) => Ok(Tree::Sled(db.open_tree(name)?)),
+            Db::Pg(pg) => Ok(Tree::Pg(pg::PgTree::new(
+                pg.clone(),
+                pg::Table::named(name)?,
+            ))),
+        }
+    }
+
+    /// A new id, never returned before by this database (sled: its id generator; PostgreSQL: a
+    /// sequence).
+    pub(crate) fn generate_id(&self) -> Result<u64, StoreError> {
+        match self {
+            Db::Sled(db) => Ok(db.generate_id()?),
+            Db::Pg(pg) => pg.generate_id(),
+        }
+    }
+
+    /// Makes every write so far durable. On PostgreSQL a commit already is (synchronous
+    /// commit), so there is nothing to do.
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sled(db) => db.flush().map(drop).map_err(StoreError::from),
+            Db::Pg(_) => Ok(()),
+        }
+    }
+
+    pub(crate) fn size_on_disk(&self) -> Result<u64, StoreError> {
+        match self {
+            Db::Sled(db) => Ok(db.size_on_disk()?),
+            Db::Pg(pg) => pg.size_on_disk(),
+        }
+    }
+
+    pub(crate) fn as_sled(&self) -> Option<&sled::Db> {
+        match self {
+            Db::Sled(db) => Some(db),
+            Db::Pg(_) => None,
+        }
+    }
+
+    pub(crate) fn as_pg(&self) -> Option<&Arc<pg::Pg>> {
+        match self {
+            Db::Sled(_) => None,
+            Db::Pg(pg) => Some(pg),
+        }
+    }
+}
+
+/// One ordered map of byte keys to byte values.
+#[derive(Clone)]
+pub(crate) enum Tree {
+    Sled(sled::Tree),
+    Pg(pg::PgTree),
+}
+
+impl Tree {
+    pub(crate) fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, Error> {
+        match self {
+            Tree::Sled(tree) => Ok(tree.get(key)?),
+            Tree::Pg(tree) => tree.get(key.as_ref()).map_err(Error),
+        }
+    }
+
+    /// Stores `value` under `key` (unlike sled, the previous value is not returned: on
+    /// PostgreSQL it would cost a read).
+    pub(crate) fn insert(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl Into<IVec>,
+    ) -> Result<(), Error> {
+        match self {
+            Tree::Sled(tree) => tree.insert(key, value).map(drop).map_err(Error::from),
+            Tree::Pg(tree) => tree.insert(key.as_ref(), &value.into()).map_err(Error),
+        }
+    }
+
+    /// Removes `key`, returning what it held.
+    pub(crate) fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, Error> {
+        match self {
+            Tree::Sled(tree) => Ok(tree.remove(key)?),
+            Tree::Pg(tree) => tree.remove(key.as_ref()).map_err(Error),
+        }
+    }
+
+    /// Atomically replaces the value under `key` with what `f` computes from it (`None`
+    /// removes it); `f` may run more than once. Returns the previous value.
+    pub(crate) fn fetch_and_update(
+        &self,
+        key: impl AsRef<[u8]>,
+        mut f: impl FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
+    ) -> Result<Option<IVec>, Error> {
+        match self {
+            Tree::Sled(tree) => Ok(tree.fetch_and_update(key, f)?),
+            Tree::Pg(tree) => tree.fetch_and_update(key.as_ref(), &mut f).map_err(Error),
+        }
+    }
+
+    /// Every entry whose key starts with `prefix`, in key order.
+    pub(crate) fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        match self {
+            Tree::Sled(tree) => Iter::Sled(tree.scan_prefix(prefix)),
+            Tree::Pg(tree) => {
+                let prefix = prefix.as_ref().to_vec();
+                let end = prefix_end(&prefix);
+                Iter::Pg(tree.iter_between(Bound::Included(prefix), end))
+            }
+        }
+    }
+
+    /// The entries whose keys are in `range`, in key order.
+    pub(crate) fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
+        match self {
+            Tree::Sled(tree) => Iter::Sled(tree.range(range)),
+            Tree::Pg(tree) => {
+                let owned = |bound: Bound<&K>| match bound {
+                    Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
+                    Bound::Excluded(key) => Bound::Excluded(key.as_ref().to_vec()),
+                    Bound::Unbounded => Bound::Unbounded,
+                };
+                Iter::Pg(tree.iter_between(owned(range.start_bound()), owned(range.end_bound())))
+            }
+        }
+    }
+
+    /// Every entry, in key order.
+    pub(crate) fn iter(&self) -> Iter {
+        match self {
+            Tree::Sled(tree) => Iter::Sled(tree.iter()),
+            Tree::Pg(tree) => Iter::Pg(tree.iter_between(Bound::Unbounded, Bound::Unbounded)),
+        }
+    }
+
+    /// Applies every insert and remove of `batch` atomically.
+    pub(crate) fn apply_batch(&self, batch: Batch) -> Result<(), Error> {
+        match self {
+            Tree::Sled(tree) => {
+                let mut sled_batch = sled::Batch::default();
+                for (key, value) in batch.ops {
+                    match value {
+                        Some(value) => sled_batch.insert(key, value),
+                        None => sled_batch.remove(key),
+                    }
+                }
+                Ok(tree.apply_batch(sled_batch)?)
+            }
+            Tree::Pg(tree) => tree.apply_batch(batch).map_err(Error),
+        }
+    }
+
+    /// How many entries the tree holds (walks it on sled: not for a request path).
+    pub(crate) fn len(&self) -> Result<usize, Error> {
+        match self {
+            Tree::Sled(tree) => Ok(tree.len()),
+            Tree::Pg(tree) => tree.len().map_err(Error),
+        }
+    }
+}
+
+/// The first key after every key that starts with `prefix` (`Unbounded` when there is none:
+/// an empty prefix or one of only 0xFF bytes).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Bound::Excluded(end);
+        }
+    }
+    Bound::Unbounded
+}
+
+/// Inserts and removes applied together by [`Tree::apply_batch`]; a later operation on a key
+/// wins over an earlier one.
+#[derive(Default)]
+pub(crate) struct Batch {
+    ops: Vec<(IVec, Option<IVec>)>,
+}
+
+impl Batch {
+    pub(crate) fn insert(&mut self, key: impl Into<IVec>, value: impl Into<IVec>) {
+        self.ops.push((key.into(), Some(value.into())));
+    }
+
+    pub(crate) fn remove(&mut self, key: impl Into<IVec>) {
+        self.ops.push((key.into(), None));
+    }
+
+    /// The operations, the last one per key only, in key order.
+    pub(crate) fn into_final(self) -> std::collections::BTreeMap<IVec, Option<IVec>> {
+        self.ops.into_iter().collect()
+    }
+}
+
+/// Entries of a tree in key order (and backwards with `.rev()`).
+pub(crate) enum Iter {
+    Sled(sled::Iter),
+    Pg(pg::PgIter),
+}
+
+impl Iter {
+    pub(crate) fn keys(self) -> impl DoubleEndedIterator<Item = Result<IVec, Error>> {
+        let iter = match self {
+            Iter::Pg(iter) => Iter::Pg(iter.keys_only()),
+            other => other,
+        };
+        iter.map(|entry| entry.map(|(key, _)| key))
+    }
+
+    pub(crate) fn values(self) -> impl DoubleEndedIterator<Item = Result<IVec, Error>> {
+        self.map(|entry| entry.map(|(_, value)| value))
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(IVec, IVec), Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Sled(iter) => iter.next().map(|entry| entry.map_err(Error::from)),
+            Iter::Pg(iter) => iter.next().map(|entry| entry.map_err(Error)),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Iter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Sled(iter) => iter.next_back().map(|entry| entry.map_err(Error::from)),
+            Iter::Pg(iter) => iter.next_back().map(|entry| entry.map_err(Error)),
+        }
+    }
+}
+
+// ----- transactions -----
+
+/// What a read or write inside a transaction can fail with; `?` turns it into
+/// [`ConflictableTransactionError`].
+#[derive(Debug)]
+pub(crate) enum UnabortableTransactionError {
+    /// A concurrent transaction won: the body runs again.
+    Conflict,
+    Storage(StoreError),
+}
+
+/// What a transaction body returns on failure: its own error (`Abort`), or one of the above.
+#[derive(Debug)]
+pub(crate) enum ConflictableTransactionError<E> {
+    Abort(E),
+    Conflict,
+    Storage(StoreError),
+}
+
+impl<E> From<UnabortableTransactionError> for ConflictableTransactionError<E> {
+    fn from(error: UnabortableTransactionError) -> Self {
+        match error {
+            UnabortableTransactionError::Conflict => ConflictableTransactionError::Conflict,
+            UnabortableTransactionError::Storage(error) => {
+                ConflictableTransactionError::Storage(error)
+            }
+        }
+    }
+}
+
+pub(crate) type ConflictableTransactionResult<T, E> = Result<T, ConflictableTransactionError<E>>;
+
+/// How a transaction ended when it did not commit.
+#[derive(Debug)]
+pub(crate) enum TransactionError<E> {
+    Abort(E),
+    Storage(StoreError),
+}
+
+/// One tree as seen from inside a transaction: reads see the transaction's own writes, and
+/// the writes become visible to others all at once, at commit.
+pub(crate) enum TransactionalTree {
+    Sled(sled::transaction::TransactionalTree),
+    Pg(pg::TxTree),
+}
+
+fn from_sled_unabortable(
+    error: sled::transaction::UnabortableTransactionError,
+) -> UnabortableTransactionError {
+    match error {
+        sled::transaction::UnabortableTransactionError::Conflict => {
+            UnabortableTransactionError::Conflict
+        }
+        sled::transaction::UnabortableTransactionError::Storage(error) => {
+            UnabortableTransactionError::Storage(StoreError::Database(error))
+        }
+    }
+}
+
+impl TransactionalTree {
+    pub(crate) fn get(
+        &self,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<IVec>, UnabortableTransactionError> {
+        match self {
+            TransactionalTree::Sled(tree) => tree.get(key).map_err(from_sled_unabortable),
+            TransactionalTree::Pg(tree) => tree.get(key.as_ref()),
+        }
+    }
+
+    /// Stores `value` under `key` (unlike sled, the previous value is not returned).
+    pub(crate) fn insert(
+        &self,
+        key: impl AsRef<[u8]> + Into<IVec>,
+        value: impl Into<IVec>,
+    ) -> Result<(), UnabortableTransactionError> {
+        match self {
+            TransactionalTree::Sled(tree) => tree
+                .insert(key, value)
+                .map(drop)
+                .map_err(from_sled_unabortable),
+            TransactionalTree::Pg(tree) => {
+                tree.insert(key.as_ref(), value.into());
+                Ok(())
+            }
+        }
+    }
+
+    /// Tells the other nodes sharing the database `payload` once this transaction commits
+    /// (PostgreSQL's `pg_notify`; nothing on sled, where one process holds the database).
+    pub(crate) fn notify(&self, payload: String) {
+        match self {
+            TransactionalTree::Sled(_) => drop(payload),
+            TransactionalTree::Pg(tree) => tree.notify(payload),
+        }
+    }
+
+    /// Removes `key`, returning what it held.
+    pub(crate) fn remove(
+        &self,
+        key: impl AsRef<[u8]> + Into<IVec>,
+    ) -> Result<Option<IVec>, UnabortableTransactionError> {
+        match self {
+            TransactionalTree::Sled(tree) => tree.remove(key).map_err(from_sled_unabortable),
+            TransactionalTree::Pg(tree) => tree.remove(key.as_ref()),
+        }
+    }
+}
+
+/// Runs `body` as one transaction over two trees of the same database, again after a
+/// conflict, until it commits or aborts.
+pub(crate) fn transaction<T, E>(
+    first: &Tree,
+    second: &Tree,
+    body: impl Fn(&TransactionalTree, &TransactionalTree) -> ConflictableTransactionResult<T, E>,
+) -> Result<T, TransactionError<E>> {
+    use sled::transaction as st;
+    use sled::Transactional;
+    match (first, second) {
+        (Tree::Sled(first), Tree::Sled(second)) => (first, second)
+            .transaction(|(a, b)| {
+                let a = TransactionalTree::Sled(a.clone());
+                let b = TransactionalTree::Sled(b.clone());
+                body(&a, &b).map_err(|error| match error {
+                    ConflictableTransactionError::Abort(error) => {
+                        st::ConflictableTransactionError::Abort(error)
+                    }
+                    ConflictableTransactionError::Conflict => {
+                        st::ConflictableTransactionError::Conflict
+                    }
+                    ConflictableTransactionError::Storage(StoreError::Database(error)) => {
+                        st::ConflictableTransactionError::Storage(error)
+                    }
+                    ConflictableTransactionError::Storage(other) => {
+                        st::ConflictableTransactionError::Storage(sled::Error::Unsupported(
+                            other.to_string(),
+                        ))
+                    }
+                })
+            })
+            .map_err(|error| match error {
+                st::TransactionError::Abort(error) => TransactionError::Abort(error),
+                st::TransactionError::Storage(error) => {
+                    TransactionError::Storage(StoreError::Database(error))
+                }
+            }),
+        (Tree::Pg(first), Tree::Pg(second)) => pg::transaction(first, second, body),
+        _ => Err(TransactionError::Storage(StoreError::Corrupt(
+            "a transaction over trees of two databases".into(),
+        ))),
+    }
+}
