@@ -9,7 +9,9 @@
 #   3. every test: unit tests, the black-box API tests against a real server on a loopback port
 #      (each with its own temporary sled directory), the official SerwerSMS Python client scenario
 #      (its virtualenv is created under target/ on first use), the CLI tests, the tracker's host
-#      tests and the end-to-end tests in headless Chromium.
+#      tests and the end-to-end tests in headless Chromium;
+#   4. the black-box tests again on PostgreSQL (a throwaway cluster, scripts/postgres.sh), with
+#      one browser flow.
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 
@@ -45,3 +47,19 @@ trap 'scripts/postgres.sh stop "$postgres_dir"' EXIT
 SSRM_TEST_DATABASE_URL="$(scripts/postgres.sh start "$postgres_dir")"
 export SSRM_TEST_DATABASE_URL
 gate "tests failed (above)" cargo test --workspace "$@"
+
+# The black-box tests again with every test server on PostgreSQL (a new database each): every
+# API, the official Python client, the admin pages; of the browser tests, the sign-up flow.
+postgres_suites=()
+for file in tests/tests/*.rs; do
+  name="$(basename "$file" .rs)"
+  case "$name" in
+    *browser* | prerequisites | tracker_files) ;; # browser: below; the others use no store
+    *) postgres_suites+=(--test "$name") ;;
+  esac
+done
+gate "tests on PostgreSQL failed (above)" \
+  env SSRM_TEST_STORE=postgres cargo test -p ssrm-tests "${postgres_suites[@]}" "$@"
+gate "the browser flow on PostgreSQL failed (above)" \
+  env SSRM_TEST_STORE=postgres cargo test -p ssrm-tests --test browser -- \
+  sign_up_links_the_visitor_and_its_earlier_page_views_join_the_contact_history

@@ -1,5 +1,6 @@
-//! Test support: a real resolver-server on `127.0.0.1:0` over a fresh sled directory, and
-//! helpers to call it the way real clients do.
+//! Test support: a real resolver-server on `127.0.0.1:0` over a fresh sled directory (or, with
+//! `SSRM_TEST_STORE=postgres`, a fresh PostgreSQL database), and helpers to call it the way real
+//! clients do.
 
 pub mod admin_session;
 pub mod browser;
@@ -26,6 +27,8 @@ pub struct TestApp {
     /// For an HTTPS server ([`spawn_https_app`]): the PEM file of its self-signed certificate,
     /// for clients that must be told to trust it.
     pub ca_file: Option<PathBuf>,
+    /// The server's database when it runs on PostgreSQL ([`on_postgres`]).
+    pub database_url: Option<String>,
 }
 
 /// An account with a user (password `password-<name>`) and a token.
@@ -60,9 +63,53 @@ pub async fn spawn_https_app() -> TestApp {
     spawn(|state| state, true).await
 }
 
+/// Whether the test servers run on PostgreSQL (`SSRM_TEST_STORE=postgres`, set by
+/// `scripts/test.sh` for its second pass over the black-box tests) instead of sled.
+pub fn on_postgres() -> bool {
+    std::env::var("SSRM_TEST_STORE").as_deref() == Ok("postgres")
+}
+
+/// The store of a new test server: sled in `dir`, or a new empty database on the PostgreSQL
+/// cluster at `SSRM_TEST_DATABASE_URL` (`scripts/postgres.sh`) when [`on_postgres`].
+fn test_store(dir: &Path) -> (Store, Option<String>) {
+    if !on_postgres() {
+        return (Store::open(&dir.join("data")).expect("open store"), None);
+    }
+    let admin_url = std::env::var("SSRM_TEST_DATABASE_URL")
+        .expect("SSRM_TEST_STORE=postgres needs SSRM_TEST_DATABASE_URL (scripts/postgres.sh)");
+    let name = format!("ssrm_test_{}", uuid::Uuid::new_v4().simple());
+    let statement = format!("CREATE DATABASE {name}");
+    let admin = admin_url.clone();
+    // Its own thread and runtime: this may be called from inside a test's runtime.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test cluster");
+            tokio::spawn(connection);
+            client
+                .batch_execute(&statement)
+                .await
+                .expect("create database");
+        });
+    })
+    .join()
+    .expect("create database");
+    let (server, _) = admin_url
+        .rsplit_once('/')
+        .expect("a postgres://…/database URL");
+    let url = format!("{server}/{name}");
+    let store = Store::connect(&url, 4).expect("connect to the test database");
+    (store, Some(url))
+}
+
 async fn spawn(adjust: impl FnOnce(AppState) -> AppState, https: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Store::open(&dir.path().join("data")).expect("open store");
+    let (store, database_url) = test_store(dir.path());
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let port = listener.local_addr().expect("local address").port();
     let mut client = reqwest::Client::builder();
@@ -103,10 +150,46 @@ async fn spawn(adjust: impl FnOnce(AppState) -> AppState, https: bool) -> TestAp
         client: client.build().expect("client"),
         dir,
         ca_file,
+        database_url,
     }
 }
 
 impl TestApp {
+    /// Every key and value the server has stored, with the name of its tree (sled: from a
+    /// consistent backup copy) or table (PostgreSQL), to check what is and is not stored.
+    pub async fn every_stored_entry(&self) -> Vec<(String, Vec<u8>, Vec<u8>)> {
+        let mut entries = Vec::new();
+        if let Some(url) = &self.database_url {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test database");
+            tokio::spawn(connection);
+            for table in ["tenant_data", "auth_data", "outbox_data", "meta_data"] {
+                let rows = client
+                    .query(&format!("SELECT key, value FROM {table}"), &[])
+                    .await
+                    .expect("read the table");
+                for row in rows {
+                    entries.push((table.to_owned(), row.get(0), row.get(1)));
+                }
+            }
+            return entries;
+        }
+        let copy = tempfile::tempdir().expect("dir");
+        let target = copy.path().join("backup");
+        self.store.backup_to(&target).expect("backup");
+        let db = sled::open(&target).expect("open the copy");
+        for name in db.tree_names() {
+            let tree = db.open_tree(&name).expect("tree");
+            for entry in tree.iter() {
+                let (key, value) = entry.expect("entry");
+                let name = String::from_utf8_lossy(&name).into_owned();
+                entries.push((name, key.to_vec(), value.to_vec()));
+            }
+        }
+        entries
+    }
+
     /// Creates an account `name` with user `name` and a token acting as that user.
     pub fn account(&self, name: &str) -> TestAccount {
         let account = domain::create_account(&self.store, name, None).expect("account");
