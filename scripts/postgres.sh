@@ -5,12 +5,14 @@
 # touched; `stop` removes it.
 #   scripts/postgres.sh start DIR   prints the cluster's URL, e.g. postgres://ssrm@127.0.0.1:PORT/postgres
 #   scripts/postgres.sh stop DIR    stops the cluster and removes DIR
+#   scripts/postgres.sh restart DIR stops the server (fast shutdown: every connection is cut) and
+#                                   starts it again on the same port, data kept
 # The PostgreSQL server binaries come from Debian's `postgresql` package
 # (scripts/prerequisites.sh test installs it).
 set -euo pipefail
 
 usage() {
-  echo "usage: scripts/postgres.sh start|stop DIR" >&2
+  echo "usage: scripts/postgres.sh start|stop|restart DIR" >&2
   exit 2
 }
 (($# == 2)) || usage
@@ -64,6 +66,14 @@ case "$action" in
       as_owner "$bin/pg_ctl" --pgdata="$dir/data" --mode=fast --wait --silent stop || true
     fi
     rm -rf "$dir"
+    ;;
+  restart)
+    # pg_ctl restart starts the server with the options it was last started with.
+    as_owner "$bin/pg_ctl" --pgdata="$dir/data" --log="$dir/server.log" --mode=fast --wait \
+      --silent restart || {
+      echo "postgres: the server did not restart, see $dir/server.log" >&2
+      exit 1
+    }
     ;;
   *) usage ;;
 esac

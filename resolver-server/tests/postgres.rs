@@ -599,6 +599,152 @@ async fn the_database_going_away_gives_storage_errors_and_the_server_recovers() 
     assert!(node.running());
 }
 
+/// A PostgreSQL cluster of this test's own (`scripts/postgres.sh`), so it can be restarted
+/// without disturbing the other tests' databases; removed on drop.
+struct OwnCluster {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl OwnCluster {
+    fn script(&self, action: &str) -> Output {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/postgres.sh");
+        let output = Command::new("bash")
+            .arg(script)
+            .arg(action)
+            .arg(self.dir.path().join("cluster"))
+            .output()
+            .expect("scripts/postgres.sh runs");
+        assert!(
+            output.status.success(),
+            "postgres.sh {action}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn start() -> OwnCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("ssrm-restart")
+            .tempdir_in("/tmp")
+            .expect("dir");
+        // The server may run as `nobody` (when the tests run as root): it must reach its directory.
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("permissions");
+        let mut cluster = OwnCluster {
+            dir,
+            url: String::new(),
+        };
+        cluster.url = String::from_utf8(cluster.script("start").stdout)
+            .expect("URL")
+            .trim()
+            .to_owned();
+        cluster
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = self.script("stop");
+    }
+}
+
+#[tokio::test]
+async fn a_real_postgresql_restart_gives_storage_errors_and_the_server_recovers() {
+    // Only where the suite has a cluster, i.e. PostgreSQL's binaries are installed.
+    if admin_url().is_none() {
+        return;
+    }
+    let cluster = tokio::task::spawn_blocking(OwnCluster::start)
+        .await
+        .expect("cluster");
+    let (_, url) = fresh_database(&cluster.url);
+    let dir = tempfile::tempdir().expect("dir");
+    let (token, _) = {
+        let (url, dir) = (url.clone(), dir.path().to_owned());
+        tokio::task::spawn_blocking(move || shop(&url, &dir))
+            .await
+            .expect("join")
+    };
+    let mut node = Node::start(&url, dir.path()).await;
+    let client = reqwest::Client::new();
+    add_contact(&client, &node, &token, "+48510000001")
+        .await
+        .expect("a write while the database is up");
+
+    // Writes go on while the server restarts: each either succeeds or gets the API's own error.
+    let writer = {
+        let (client, base, token) = (client.clone(), node.base.clone(), token.clone());
+        tokio::spawn(async move {
+            let (mut acknowledged, mut refused) = (Vec::new(), 0);
+            for n in 0..400 {
+                let phone = format!("+48520{n:06}");
+                let answer = client
+                    .post(format!("{base}/contacts/add.json"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({ "phone": phone }))
+                    .send()
+                    .await
+                    .expect("the server answers");
+                let body: serde_json::Value = answer.json().await.expect("the API's JSON");
+                if body["success"] == true {
+                    acknowledged.push(phone);
+                } else {
+                    assert!(body["error"]["code"].is_number(), "{body}");
+                    refused += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (acknowledged, refused)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let restart = tokio::task::spawn_blocking(move || {
+        cluster.script("restart");
+        cluster
+    });
+    let cluster = restart.await.expect("restart");
+    let back = Instant::now();
+    let (acknowledged, refused) = writer.await.expect("writer");
+    assert!(node.running(), "the server exited");
+    eprintln!(
+        "{} writes acknowledged, {refused} refused across the restart",
+        acknowledged.len()
+    );
+
+    // From 5 s after the database is back, every write succeeds.
+    let settle = Duration::from_secs(5).saturating_sub(back.elapsed());
+    tokio::time::sleep(settle).await;
+    for m in 0..20 {
+        assert!(
+            add_contact(&client, &node, &token, &format!("+48530000{m:03}"))
+                .await
+                .is_some(),
+            "a write failed 5 s after the database came back"
+        );
+    }
+    // Every acknowledged write is there.
+    for phone in &acknowledged {
+        let found: serde_json::Value = client
+            .post(node.url("contacts/index.json"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "search": phone.trim_start_matches("+48") }))
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("JSON");
+        let items = found["items"].as_array().map_or(0, Vec::len);
+        assert_eq!(items, 1, "{phone}: {found}");
+    }
+    assert!(node.running());
+    drop(cluster);
+}
+
 #[test]
 fn migrate_store_copies_a_sled_installation_with_its_ids() {
     let Some(admin_url) = admin_url() else { return };
