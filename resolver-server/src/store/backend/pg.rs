@@ -678,13 +678,30 @@ impl PgIter {
         let columns = table.ordered();
         let mut conditions = Vec::new();
         let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        // Within one account (every scan the store makes but whole-tree copies), the account is
+        // an equality and the bounds are on `key` alone: a B-tree stops at such an upper bound,
+        // but not at a row comparison's, which would read the rest of the account each time.
+        let one_account = match (&self.lo, &self.hi) {
+            (
+                Bound::Included(lo) | Bound::Excluded(lo),
+                Bound::Included(hi) | Bound::Excluded(hi),
+            ) if table.tenant() && account_of(lo) == account_of(hi) => Some(account_of(lo)),
+            _ => None,
+        };
+        if let Some(account) = one_account {
+            params.push(Box::new(account));
+            conditions.push("account_id = $1".to_owned());
+        }
         for (bound, inclusive, exclusive) in [(&self.lo, ">=", ">"), (&self.hi, "<=", "<")] {
             let (key, op) = match bound {
                 Bound::Included(key) => (key, inclusive),
                 Bound::Excluded(key) => (key, exclusive),
                 Bound::Unbounded => continue,
             };
-            if table.tenant() {
+            if one_account.is_some() {
+                params.push(Box::new(key.clone()));
+                conditions.push(format!("key {op} ${}", params.len()));
+            } else if table.tenant() {
                 params.push(Box::new(account_of(key)));
                 params.push(Box::new(key.clone()));
                 conditions.push(format!(
