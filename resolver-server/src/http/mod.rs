@@ -166,6 +166,50 @@ async fn flush(store: &Store) -> Result<(), ()> {
     })
 }
 
+/// Why domain work run from a handler gave no answer: the domain refused it (each API maps that
+/// to its wire format), or the server failed (logged here; each API answers its internal error).
+#[derive(Debug)]
+pub(crate) enum Failure {
+    Domain(crate::domain::DomainError),
+    Internal,
+}
+
+impl From<crate::domain::DomainError> for Failure {
+    fn from(error: crate::domain::DomainError) -> Failure {
+        Failure::Domain(error)
+    }
+}
+
+/// Runs domain work off the async workers (store calls block; argon2 is slow by design).
+pub(crate) async fn blocking<T: Send + 'static>(
+    store: &Store,
+    work: impl FnOnce(&Store) -> crate::domain::DomainResult<T> + Send + 'static,
+) -> Result<T, Failure> {
+    let store = store.clone();
+    match web::block(move || work(&store)).await {
+        Ok(outcome) => outcome.map_err(Failure::Domain),
+        Err(error) => {
+            tracing::error!(%error, "blocking work did not finish");
+            Err(Failure::Internal)
+        }
+    }
+}
+
+/// [`blocking`] for work that writes: answers only once its writes are durable.
+pub(crate) async fn durable<T: Send + 'static>(
+    store: &Store,
+    work: impl FnOnce(&Store) -> crate::domain::DomainResult<T> + Send + 'static,
+) -> Result<T, Failure> {
+    let answer = blocking(store, work).await?;
+    flushed(store).await?;
+    Ok(answer)
+}
+
+/// Waits until every write made so far is durable (for handlers that flush only when they wrote).
+pub(crate) async fn flushed(store: &Store) -> Result<(), Failure> {
+    flush(store).await.map_err(|()| Failure::Internal)
+}
+
 /// A bound listener, and the TLS configuration if it serves HTTPS.
 pub struct Endpoint {
     pub listener: TcpListener,

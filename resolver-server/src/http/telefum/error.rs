@@ -48,6 +48,15 @@ impl From<XmlError> for TelefumError {
     }
 }
 
+impl From<crate::http::Failure> for TelefumError {
+    fn from(failure: crate::http::Failure) -> TelefumError {
+        match failure {
+            crate::http::Failure::Domain(error) => error.into(),
+            crate::http::Failure::Internal => TelefumError::Internal,
+        }
+    }
+}
+
 impl From<DomainError> for TelefumError {
     fn from(error: DomainError) -> TelefumError {
         match error {

@@ -11,10 +11,11 @@ mod xml;
 use super::auth::Attempt;
 use super::body::read_limited;
 use super::xml::XmlError;
-use super::{flush, AppState};
+use super::AppState;
 use crate::domain::{
     self, Contact, ContactId, ContactInput, ContactKind, EventInput, PhoneReading, Principal,
 };
+use crate::http;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use error::TelefumError;
@@ -81,28 +82,25 @@ async fn answer(
         .map_err(|_| TelefumError::InvalidData)?;
     let params = Params::parse(&[request.query_string().as_bytes(), &body]);
     let principal = authenticate(request, &params, state).await?;
-    let store = state.store.clone();
+    let store = &state.store;
     let document = match params.get("typereq") {
         Some("find") => {
             let phone = params
                 .get("phone")
                 .ok_or(TelefumError::MissingPhone)?
                 .to_owned();
-            let contacts = web::block(move || {
-                domain::contacts_by_caller_number(&store, principal.account, &phone)
+            let contacts = http::blocking(store, move |store| {
+                domain::contacts_by_caller_number(store, principal.account, &phone)
             })
-            .await
-            .map_err(|_| TelefumError::Internal)??;
+            .await?;
             found(&contacts)?
         }
         Some("addcont") => {
             let input = new_contact(&params)?;
-            let contact = web::block(move || domain::add_contact(&store, &principal, &input))
-                .await
-                .map_err(|_| TelefumError::Internal)??;
-            flush(&state.store)
-                .await
-                .map_err(|()| TelefumError::Internal)?;
+            let contact = http::durable(store, move |store| {
+                domain::add_contact(store, &principal, &input)
+            })
+            .await?;
             Response::new()
                 .field("result", "ok")
                 .field("id", &contact.id.to_string())
@@ -127,12 +125,10 @@ async fn answer(
                 description: params.get("desc").unwrap_or_default().to_owned(),
                 line: params.get("x_pstn").map(str::to_owned),
             };
-            let activity = web::block(move || domain::log_event(&store, &principal, &event))
-                .await
-                .map_err(|_| TelefumError::Internal)??;
-            flush(&state.store)
-                .await
-                .map_err(|()| TelefumError::Internal)?;
+            let activity = http::durable(store, move |store| {
+                domain::log_event(store, &principal, &event)
+            })
+            .await?;
             Response::new()
                 .field("result", "ok")
                 .field("idev", &activity.id.to_string())
@@ -154,12 +150,13 @@ async fn authenticate(
     let (Some(login), Some(password)) = (params.get("login"), params.get("password")) else {
         return Err(TelefumError::BadCredentials);
     };
-    let (login, password, store) = (login.to_owned(), password.to_owned(), state.store.clone());
+    let (login, password) = (login.to_owned(), password.to_owned());
     let attempt = Attempt::of(request, state);
-    web::block(move || domain::authenticate_login(&store, attempt.get(), &login, &password))
-        .await
-        .map_err(|_| TelefumError::Internal)??
-        .map_err(|_| TelefumError::BadCredentials)
+    http::blocking(&state.store, move |store| {
+        domain::authenticate_login(store, attempt.get(), &login, &password)
+    })
+    .await?
+    .map_err(|_| TelefumError::BadCredentials)
 }
 
 fn found(contacts: &[Contact]) -> Result<String, XmlError> {

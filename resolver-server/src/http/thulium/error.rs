@@ -174,6 +174,15 @@ pub fn field_message(field: &str, polish: bool) -> String {
     }
 }
 
+impl From<crate::http::Failure> for RequestError {
+    fn from(failure: crate::http::Failure) -> RequestError {
+        match failure {
+            crate::http::Failure::Domain(error) => error.into(),
+            crate::http::Failure::Internal => RequestError::Internal,
+        }
+    }
+}
+
 impl From<DomainError> for RequestError {
     fn from(error: DomainError) -> RequestError {
         match error {

@@ -9,10 +9,11 @@ mod wire;
 
 use super::auth::{authorization, retry_after_seconds, Attempt};
 use super::body::{prefers_polish, read_limited, BodyError, MAX_BODY_BYTES};
-use super::{flush, AppState};
+use super::AppState;
 use crate::domain::{
     self, AuthFailure, CampaignId, ContactId, Principal, RecordOutcome, MAX_BATCH_RECORDS,
 };
+use crate::http;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
@@ -110,21 +111,6 @@ async fn json_body(request: &HttpRequest, payload: web::Payload) -> Result<Value
     serde_json::from_slice(&body).map_err(|_| RequestError::MalformedJson)
 }
 
-async fn durable(state: &AppState) -> Result<(), RequestError> {
-    flush(&state.store)
-        .await
-        .map_err(|()| RequestError::Internal)
-}
-
-/// Runs a domain call on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> domain::DomainResult<T> + Send + 'static,
-) -> Result<T, RequestError> {
-    Ok(web::block(work)
-        .await
-        .map_err(|_| RequestError::Internal)??)
-}
-
 /// `POST /api/batch/crm_outbounds/:id/records`.
 async fn batch_add(
     request: HttpRequest,
@@ -170,14 +156,16 @@ async fn batch_add_answer(
         .iter()
         .filter_map(|(_, input)| input.as_ref().ok().cloned())
         .collect();
-    let store = state.store.clone();
     let account = principal.account;
-    let outcomes = blocking(move || domain::add_records(&store, account, &id, &inputs)).await?;
+    let outcomes = http::blocking(&state.store, move |store| {
+        domain::add_records(store, account, &id, &inputs)
+    })
+    .await?;
     if outcomes
         .iter()
         .any(|(_, outcome)| matches!(outcome, RecordOutcome::Added { .. }))
     {
-        durable(state).await?;
+        http::flushed(&state.store).await?;
     }
     let mut answer = Map::new();
     for (key, input) in parsed {
@@ -212,12 +200,13 @@ async fn add_one(
         let id = campaign_id(&path)?;
         let body = json_body(&request, payload).await?;
         let input = wire::record_input(&body).map_err(RequestError::BadRecordField)?;
-        let store = state.store.clone();
-        let outcome =
-            blocking(move || domain::add_records(&store, principal.account, &id, &[input])).await?;
+        let outcome = http::blocking(&state.store, move |store| {
+            domain::add_records(store, principal.account, &id, &[input])
+        })
+        .await?;
         match outcome.first().map(|(_, outcome)| *outcome) {
             Some(RecordOutcome::Added { record_id }) => {
-                durable(&state).await?;
+                http::flushed(&state.store).await?;
                 Ok(record_id)
             }
             Some(RecordOutcome::AlreadyExists { .. }) => Err(RequestError::AlreadyExists),
@@ -252,8 +241,11 @@ async fn view(
         let principal = authenticate(&request, &state).await?;
         let id = campaign_id(&path.0)?;
         let customer = customer_id(&path.1)?;
-        let store = state.store.clone();
-        blocking(move || domain::view_record(&store, principal.account, &id, customer)).await
+        http::blocking(&state.store, move |store| {
+            domain::view_record(store, principal.account, &id, customer)
+        })
+        .await
+        .map_err(RequestError::from)
     }
     .await;
     match answer {
@@ -303,11 +295,11 @@ async fn list(
             number::<i64>(query.page.as_deref(), "page")?,
             number::<i64>(query.limit.as_deref(), "limit")?,
         );
-        let store = state.store.clone();
-        blocking(move || {
-            domain::campaign_records(&store, principal.account, &id, status_id, paging)
+        http::blocking(&state.store, move |store| {
+            domain::campaign_records(store, principal.account, &id, status_id, paging)
         })
         .await
+        .map_err(RequestError::from)
     }
     .await;
     match answer {
@@ -333,13 +325,12 @@ async fn update(
         let customer = customer_id(&path.1)?;
         let change = wire::record_change(&json_body(&request, payload).await?)
             .map_err(RequestError::BadRecordField)?;
-        let store = state.store.clone();
-        let view = blocking(move || {
-            domain::update_record(&store, principal.account, &id, customer, &change)
+        let view = http::blocking(&state.store, move |store| {
+            domain::update_record(store, principal.account, &id, customer, &change)
         })
         .await?
         .map_err(RequestError::Refused)?;
-        durable(&state).await?;
+        http::flushed(&state.store).await?;
         Ok(view)
     }
     .await;
@@ -377,12 +368,12 @@ async fn batch_remove(
             .iter()
             .filter_map(|text| text.trim().parse().ok().map(ContactId))
             .collect();
-        let store = state.store.clone();
-        let removed =
-            blocking(move || domain::remove_records(&store, principal.account, &id, &customers))
-                .await?;
+        let removed = http::blocking(&state.store, move |store| {
+            domain::remove_records(store, principal.account, &id, &customers)
+        })
+        .await?;
         if removed.iter().any(|(_, record)| record.is_some()) {
-            durable(&state).await?;
+            http::flushed(&state.store).await?;
         }
         let mut answer = Map::new();
         for text in given {
@@ -417,8 +408,11 @@ async fn statuses(
     let answer = async {
         let principal = authenticate(&request, &state).await?;
         let id = campaign_id(&path)?;
-        let store = state.store.clone();
-        blocking(move || domain::campaign(&store, principal.account, &id)).await
+        http::blocking(&state.store, move |store| {
+            domain::campaign(store, principal.account, &id)
+        })
+        .await
+        .map_err(RequestError::from)
     }
     .await;
     match answer {
