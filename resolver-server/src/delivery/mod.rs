@@ -91,17 +91,20 @@ impl Worker {
     /// to sleep until the next one is due.
     async fn start_due(self: Arc<Self>) -> Duration {
         let store = self.store.clone();
-        let waiting =
-            match tokio::task::spawn_blocking(move || domain::waiting_deliveries(&store, BATCH))
-                .await
-            {
-                Ok(Ok(waiting)) => waiting,
-                Ok(Err(error)) => {
-                    tracing::error!(%error, "cannot read the outbox");
-                    return IDLE_CHECK;
-                }
-                Err(_) => return IDLE_CHECK,
-            };
+        let waiting = match tokio::task::spawn_blocking(move || {
+            // Firings queued by the requests since the last round get their deliveries first.
+            while domain::settle_firings(&store, BATCH)? == BATCH {}
+            domain::waiting_deliveries(&store, BATCH)
+        })
+        .await
+        {
+            Ok(Ok(waiting)) => waiting,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "cannot read the outbox");
+                return IDLE_CHECK;
+            }
+            Err(_) => return IDLE_CHECK,
+        };
         let now = now_millis();
         let mut wait = IDLE_CHECK;
         for (due, account, id) in waiting {

@@ -1,14 +1,15 @@
 //! Rule evaluation: called by the domain function that stores each triggering write (a page
 //! view, an event, a visitor linked to a contact, a contact created), whatever API it came
-//! through. A rule that fires writes its firing record and one outbox delivery per action in
-//! one transaction, before the triggering call returns (and so before it is acknowledged).
+//! through. A rule that fires queues its firing (the record and one delivery per action) with
+//! one write before the triggering call returns, so it is durable when that call is
+//! acknowledged; the delivery worker lays it out in one transaction (see [`QueuedFiring`]).
 //!
 //! Counting covers the contact's whole history: every visitor linked to it, including what they
 //! did while anonymous. An anonymous visitor fires nothing; its history counts once it is linked.
 
 use super::deliveries::{
-    ContactSnapshot, Delivery, DeliveryAction, DeliveryState, Firing, FiringMark, TriggerInfo,
-    TriggerKind, DAY,
+    ContactSnapshot, Delivery, DeliveryAction, DeliveryState, Firing, FiringMark, QueuedFiring,
+    TriggerInfo, TriggerKind, DAY,
 };
 use super::error::DomainResult;
 use super::ids::{AccountId, ContactId, DeliveryId, Suid};
@@ -332,8 +333,8 @@ fn newest_match(
     Ok(newest)
 }
 
-/// Writes the firing, its mark and one pending delivery per action in one transaction; a
-/// concurrent firing of the same rule for the same contact makes this one a no-op.
+/// Queues the firing, its mark and one pending delivery per action; of concurrent firings of
+/// the same rule for the same contact, the first laid out wins and the others are dropped.
 fn fire(
     store: &Store,
     account: AccountId,
@@ -386,8 +387,14 @@ fn fire(
         last_at: now,
         times: previous.map_or(1, |mark| mark.times + 1),
     };
-    if store.record_firing(account, previous, mark, &firing, &deliveries)? {
-        tracing::info!(rule = rule.id.0, contact = contact.id.0, "rule fired");
-    }
+    store.queue_firing(
+        account,
+        &QueuedFiring {
+            previous,
+            mark,
+            firing,
+            deliveries,
+        },
+    )?;
     Ok(())
 }

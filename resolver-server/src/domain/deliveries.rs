@@ -201,6 +201,18 @@ impl Delivery {
     }
 }
 
+/// A firing decided on the request path and queued with one single-key write (which does not
+/// wait for a flush in progress, as a transaction does); the delivery worker lays it out —
+/// mark, log entry, deliveries, counts — in one transaction, if the rule's mark for the contact
+/// is still `previous` and the contact still exists. Reads of firings settle the queue first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedFiring {
+    pub previous: Option<FiringMark>,
+    pub mark: FiringMark,
+    pub firing: Firing,
+    pub deliveries: Vec<Delivery>,
+}
+
 /// One firing of a rule for a contact, as the rule's log shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Firing {
@@ -242,6 +254,11 @@ pub fn waiting_deliveries(
     limit: usize,
 ) -> DomainResult<Vec<(Millis, AccountId, DeliveryId)>> {
     Ok(store.waiting_deliveries(limit)?)
+}
+
+/// Lays out up to `limit` queued firings (see [`QueuedFiring`]); how many were taken.
+pub fn settle_firings(store: &Store, limit: usize) -> DomainResult<usize> {
+    store.settle_firings(limit)
 }
 
 /// The pending delivery behind an outbox entry, claimed for one attempt (by one node when

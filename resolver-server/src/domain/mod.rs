@@ -50,9 +50,9 @@ pub use contacts::{
 };
 pub use deliveries::{
     apply_local_action, may_text, pending_delivery, record_attempt, retry_gap, rule_log,
-    set_sms_gateway, sms_gateway, waiting_deliveries, Attempt, AttemptOutcome, ContactSnapshot,
-    Delivery, DeliveryAction, DeliveryState, Firing, FiringMark, GatewayCredentials, SmsGateway,
-    TriggerInfo, TriggerKind, GIVE_UP_AFTER,
+    set_sms_gateway, settle_firings, sms_gateway, waiting_deliveries, Attempt, AttemptOutcome,
+    ContactSnapshot, Delivery, DeliveryAction, DeliveryState, Firing, FiringMark,
+    GatewayCredentials, QueuedFiring, SmsGateway, TriggerInfo, TriggerKind, GIVE_UP_AFTER,
 };
 pub use email::Email;
 pub use error::{DomainError, DomainResult, Entity};

@@ -431,6 +431,28 @@ pub mod outbox {
         key
     }
 
+    /// Queued firings (see `domain::QueuedFiring`) sort after every due entry: a due key
+    /// starts with its time, whose first byte stays 0 for the next two million years.
+    pub const QUEUED_FIRINGS: [u8; 1] = [0xff];
+
+    pub fn queued_firing(account: AccountId, firing: u64) -> Vec<u8> {
+        let mut key = Vec::with_capacity(17);
+        key.extend_from_slice(&QUEUED_FIRINGS);
+        key.extend_from_slice(&account.0.to_be_bytes());
+        key.extend_from_slice(&firing.to_be_bytes());
+        key
+    }
+
+    /// The account of a queued firing's key.
+    pub fn parse_queued_firing(key: &[u8]) -> Option<AccountId> {
+        match key {
+            [0xff, account @ .., _, _, _, _, _, _, _, _] if account.len() == 8 => {
+                Some(AccountId(u64::from_be_bytes(account.try_into().ok()?)))
+            }
+            _ => None,
+        }
+    }
+
     /// Reads a due key back.
     pub fn parse_due(key: &[u8]) -> Option<(Millis, AccountId, DeliveryId)> {
         let number = |range: std::ops::Range<usize>| -> Option<u64> {

@@ -133,10 +133,11 @@ impl Store {
         &self,
         account: AccountId,
         contact: ContactId,
-    ) -> Result<Vec<Firing>, StoreError> {
+    ) -> crate::domain::DomainResult<Vec<Firing>> {
+        self.settled()?;
         let mut found = Vec::new();
         for value in self.data.scan_prefix(keys::all_firings(account)).values() {
-            let firing: Firing = decode(&value?)?;
+            let firing: Firing = decode(&value.map_err(StoreError::from)?)?;
             if firing.contact == contact {
                 found.push(firing);
             }

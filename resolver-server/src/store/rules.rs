@@ -1,7 +1,7 @@
-//! Rules, their firings and the outbox. A firing (its mark, its log entry, its deliveries, the
-//! due entries and the rule's counts) is one transaction over the `data` and `outbox` trees, and
-//! so is each delivery attempt: a delivery is never queued without its firing, nor lost between
-//! attempts. Each account's enabled rules are cached in memory; every rule write drops the
+//! Rules, their firings and the outbox. A firing is queued in the `outbox` tree with one
+//! single-key write; laying it out (its mark, its log entry, its deliveries, the due entries
+//! and the rule's counts) is one transaction over the `data` and `outbox` trees, and so is each
+//! delivery attempt: a delivery is never queued without its firing, nor lost between attempts. Each account's enabled rules are cached in memory; every rule write drops the
 //! account's entry.
 
 use super::backend::pg::Invalidation;
@@ -9,7 +9,8 @@ use super::backend::{self, TransactionError, TransactionalTree};
 use super::{decode, decode_tx, encode, fail, keys, traffic, Store, StoreError, Tx};
 use crate::domain::{
     AccountId, ContactId, Delivery, DeliveryId, DeliveryState, DomainError, DomainResult, Firing,
-    FiringMark, Millis, Rule, RuleId, RuleSet, RuleStats, SmsGateway, Suid, Tally, TrackedEvent,
+    FiringMark, Millis, QueuedFiring, Rule, RuleId, RuleSet, RuleStats, SmsGateway, Suid, Tally,
+    TrackedEvent,
 };
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -75,6 +76,52 @@ fn adjust_stats(
     change(&mut stats);
     data.insert(key, encode(&stats))?;
     Ok(())
+}
+
+/// How many queued firings one transaction lays out.
+const SETTLE_BATCH: usize = 200;
+
+/// Lays out one queued firing inside a transaction (see [`Store::settle_firings`]); whether it
+/// fired.
+fn lay_out(
+    data: &TransactionalTree,
+    outbox: &TransactionalTree,
+    account: AccountId,
+    queued: &QueuedFiring,
+) -> Tx<bool> {
+    let QueuedFiring {
+        previous,
+        mark,
+        firing,
+        deliveries,
+    } = queued;
+    let mark_key = keys::firing_mark(account, firing.rule, firing.contact);
+    if get_tx::<FiringMark>(data, &mark_key)? != *previous
+        || data.get(keys::contact(account, firing.contact))?.is_none()
+    {
+        return Ok(false);
+    }
+    data.insert(mark_key, encode(mark))?;
+    data.insert(
+        keys::firing(account, firing.rule, firing.id),
+        encode(firing),
+    )?;
+    for delivery in deliveries {
+        data.insert(keys::delivery(account, delivery.id), encode(delivery))?;
+        data.insert(
+            keys::contact_delivery(account, firing.contact, delivery.id),
+            &[],
+        )?;
+        if let Some(at) = delivery.next_at {
+            outbox.insert(keys::outbox::due(at, account, delivery.id), &[])?;
+        }
+    }
+    traffic::tx_tally(data, account, &Tally::RuleFired { at: firing.at })?;
+    adjust_stats(data, account, firing.rule, |stats| {
+        stats.fired += 1;
+        stats.last_fired_at = Some(firing.at);
+    })?;
+    Ok(true)
 }
 
 impl Store {
@@ -164,7 +211,8 @@ impl Store {
         Ok(rules)
     }
 
-    pub fn rule_stats(&self, account: AccountId, id: RuleId) -> Result<RuleStats, StoreError> {
+    pub fn rule_stats(&self, account: AccountId, id: RuleId) -> DomainResult<RuleStats> {
+        self.settled()?;
         Ok(self.get(keys::rule_stats(account, id))?.unwrap_or_default())
     }
 
@@ -177,48 +225,73 @@ impl Store {
         self.get(keys::firing_mark(account, rule, contact))
     }
 
-    /// Records a firing with its deliveries, all or nothing, if the rule's mark for the
-    /// contact is still `previous` (otherwise a concurrent firing won: returns `false`).
-    /// Wakes the delivery worker.
-    pub fn record_firing(
+    /// Queues a firing decided on the request path: one single-key write, which proceeds while
+    /// a flush runs (a transaction would wait for it), so rules firing during a burst of page
+    /// views do not stall ingest. Wakes the delivery worker, which lays it out.
+    pub fn queue_firing(
         &self,
         account: AccountId,
-        previous: Option<FiringMark>,
-        mark: FiringMark,
-        firing: &Firing,
-        deliveries: &[Delivery],
-    ) -> DomainResult<bool> {
-        let recorded = self.outbox_transaction(|data, outbox| {
-            let mark_key = keys::firing_mark(account, firing.rule, firing.contact);
-            if get_tx::<FiringMark>(data, &mark_key)? != previous {
-                return Ok(false);
-            }
-            data.insert(mark_key, encode(&mark))?;
-            data.insert(
-                keys::firing(account, firing.rule, firing.id),
-                encode(firing),
+        queued: &QueuedFiring,
+    ) -> Result<(), StoreError> {
+        {
+            let _guard = self.write_guard();
+            self.outbox.insert(
+                keys::outbox::queued_firing(account, queued.firing.id),
+                encode(queued),
             )?;
-            for delivery in deliveries {
-                data.insert(keys::delivery(account, delivery.id), encode(delivery))?;
-                data.insert(
-                    keys::contact_delivery(account, firing.contact, delivery.id),
-                    &[],
-                )?;
-                if let Some(at) = delivery.next_at {
-                    outbox.insert(keys::outbox::due(at, account, delivery.id), &[])?;
+        }
+        self.outbox_signal.notify_one();
+        Ok(())
+    }
+
+    /// Lays out up to `limit` queued firings in one transaction: each whose rule mark for the
+    /// contact is still the one it was decided on, and whose contact still exists, gets its
+    /// mark, log entry, deliveries, due entries and counts; the others (a concurrent firing won,
+    /// or the contact was erased meanwhile) are dropped. Returns how many were taken.
+    pub fn settle_firings(&self, limit: usize) -> DomainResult<usize> {
+        let queued = self
+            .outbox
+            .scan_prefix(keys::outbox::QUEUED_FIRINGS)
+            .keys()
+            .take(limit)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| DomainError::Store(error.into()))?;
+        if queued.is_empty() {
+            return Ok(0);
+        }
+        let fired = self.outbox_transaction(|data, outbox| {
+            let mut fired = Vec::new();
+            for key in &queued {
+                // Another node may have taken it since the scan.
+                let Some(bytes) = outbox.remove(key.as_ref())? else {
+                    continue;
+                };
+                let queued: QueuedFiring = decode_tx(&bytes)?;
+                let Some(account) = keys::outbox::parse_queued_firing(key) else {
+                    return fail(DomainError::Store(StoreError::Corrupt(
+                        "malformed queued firing key".into(),
+                    )));
+                };
+                if lay_out(data, outbox, account, &queued)? {
+                    fired.push((queued.firing.rule, queued.firing.contact));
                 }
             }
-            traffic::tx_tally(data, account, &Tally::RuleFired { at: firing.at })?;
-            adjust_stats(data, account, firing.rule, |stats| {
-                stats.fired += 1;
-                stats.last_fired_at = Some(firing.at);
-            })?;
-            Ok(true)
+            Ok(fired)
         })?;
-        if recorded {
+        for (rule, contact) in &fired {
+            tracing::info!(rule = rule.0, contact = contact.0, "rule fired");
+        }
+        if !fired.is_empty() {
             self.outbox_signal.notify_one();
         }
-        Ok(recorded)
+        Ok(queued.len())
+    }
+
+    /// Settles every queued firing, so a read of firings, deliveries or rule counts sees each
+    /// firing whose triggering call was acknowledged.
+    pub(super) fn settled(&self) -> DomainResult<()> {
+        while self.settle_firings(SETTLE_BATCH)? == SETTLE_BATCH {}
+        Ok(())
     }
 
     /// Wakes whoever waits for new deliveries (the worker).
@@ -232,7 +305,8 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(Millis, AccountId, DeliveryId)>, StoreError> {
         let mut due = Vec::new();
-        for key in self.outbox.iter().keys().take(limit) {
+        let due_entries = self.outbox.range(..keys::outbox::QUEUED_FIRINGS.to_vec());
+        for key in due_entries.keys().take(limit) {
             let key = key?;
             due.push(
                 keys::outbox::parse_due(&key)
@@ -349,7 +423,8 @@ impl Store {
         &self,
         account: AccountId,
         contact: ContactId,
-    ) -> Result<Vec<Delivery>, StoreError> {
+    ) -> DomainResult<Vec<Delivery>> {
+        self.settled()?;
         let mut deliveries = Vec::new();
         for id in self.ids_under(keys::contact_deliveries(account, contact)) {
             if let Some(delivery) = self.delivery(account, DeliveryId(id?))? {
@@ -365,14 +440,16 @@ impl Store {
         account: AccountId,
         rule: RuleId,
         limit: usize,
-    ) -> Result<Vec<Firing>, StoreError> {
-        self.data
+    ) -> DomainResult<Vec<Firing>> {
+        self.settled()?;
+        Ok(self
+            .data
             .scan_prefix(keys::firings(account, rule))
             .values()
             .rev()
             .take(limit)
             .map(|value| decode(&value?))
-            .collect()
+            .collect::<Result<_, StoreError>>()?)
     }
 
     /// How many of a visitor's page views at or after `since` have a URL that satisfies

@@ -116,6 +116,8 @@ impl Store {
         domains: &[String],
         at_most: u64,
     ) -> DomainResult<u64> {
+        // Queued firings tally when they are laid out.
+        self.settled()?;
         let _one_fold = FOLDING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
