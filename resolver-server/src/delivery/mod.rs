@@ -160,12 +160,17 @@ impl Worker {
         }
         let store = self.store.clone();
         let recorded = tokio::task::spawn_blocking(move || {
-            domain::record_attempt(&store, account, id, outcome, now_millis())?;
-            store.flush().map_err(domain::DomainError::from)
+            domain::record_attempt(&store, account, id, outcome, now_millis())
         })
         .await;
         match recorded {
-            Ok(Ok(())) => {}
+            // Attempts share flushes with each other and with the requests (group commit):
+            // a burst of firings does not add one flush per delivery.
+            Ok(Ok(_)) => {
+                if let Err(error) = self.store.flush_shared().await {
+                    tracing::error!(%error, delivery = id.0, "cannot flush an attempt");
+                }
+            }
             Ok(Err(error)) => tracing::error!(%error, delivery = id.0, "cannot record an attempt"),
             Err(_) => tracing::error!(delivery = id.0, "recording an attempt panicked"),
         }
