@@ -538,7 +538,7 @@ pub fn run_admin(
             Ok(())
         }
         AdminCommand::Account(AccountCommand::List) => {
-            for account in store.accounts()? {
+            for account in domain::list_accounts(store)? {
                 writeln!(out, "{}\t{}\t{}", account.id, account.name, account.country)?;
             }
             Ok(())
@@ -559,7 +559,7 @@ pub fn run_admin(
             Ok(())
         }
         AdminCommand::User(UserCommand::List { account: name }) => {
-            for user in store.users(account(store, &name)?.id)? {
+            for user in domain::list_users(store, account(store, &name)?.id)? {
                 writeln!(out, "{}\t{}", user.username, format_time(user.created_at))?;
             }
             Ok(())
@@ -585,7 +585,7 @@ pub fn run_admin(
             Ok(())
         }
         AdminCommand::Token(TokenCommand::List { account: name }) => {
-            for token in store.tokens(account(store, &name)?.id)? {
+            for token in domain::list_tokens(store, account(store, &name)?.id)? {
                 let expires = token
                     .expires_at
                     .map(format_time)
@@ -621,17 +621,13 @@ pub fn run_admin(
             Ok(())
         }
         AdminCommand::Domain(DomainCommand::List { account: name }) => {
-            for domain in store.domains(account(store, &name)?.id)? {
-                let verification = if domain.require_hash {
+            for site in domain::list_domains(store, account(store, &name)?.id)? {
+                let verification = if site.require_hash {
                     "hash-required"
                 } else {
                     "hash-optional"
                 };
-                writeln!(
-                    out,
-                    "{}\t{}\t{}",
-                    domain.name, domain.site_key, verification
-                )?;
+                writeln!(out, "{}\t{}\t{}", site.name, site.site_key, verification)?;
             }
             Ok(())
         }

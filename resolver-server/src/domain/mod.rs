@@ -20,6 +20,7 @@ mod phone;
 mod privacy;
 mod rules;
 mod sessions;
+mod settings;
 mod text;
 mod tracking;
 mod traffic;
@@ -73,12 +74,15 @@ pub use privacy::{
 };
 pub use rules::{
     add_rule, delete_rule, is_public_address, keep_hidden_secrets, list_rules, parse_rule,
-    set_rule_enabled, shown_spec, update_rule, validate_rule, view_rule, Action, CampaignAction,
-    EventPattern, Nothing, OnlyIf, Rule, RuleError, RuleSet, RuleSpec, RuleState, RuleStats,
-    SavedRule, SmsAction, Trigger, UrlPattern, WebhookAction, When, HIDDEN_SECRET,
+    rule_stats, set_rule_enabled, shown_spec, update_rule, validate_rule, view_rule, Action,
+    CampaignAction, EventPattern, Nothing, OnlyIf, Rule, RuleError, RuleSet, RuleSpec, RuleState,
+    RuleStats, SavedRule, SmsAction, Trigger, UrlPattern, WebhookAction, When, HIDDEN_SECRET,
 };
 pub use sessions::{
     close_session, constant_time_eq, find_session, open_session, random_token, Session,
+};
+pub use settings::{
+    all_groups, groups_by_id, list_accounts, list_domains, list_tokens, list_users,
 };
 pub use text::{link_target, xml_safe, MAX_FIELD_LEN, MAX_GROUP_NAME_LEN};
 pub use tracking::{

@@ -753,6 +753,11 @@ pub fn update_rule(
     Ok(SavedRule { rule, warnings })
 }
 
+/// A rule's counts (fired, delivered, failed, last fired), every acknowledged firing included.
+pub fn rule_stats(store: &Store, account: AccountId, id: RuleId) -> DomainResult<RuleStats> {
+    store.rule_stats(account, id)
+}
+
 pub fn view_rule(store: &Store, account: AccountId, id: RuleId) -> Result<Rule, RuleError> {
     store.rule(account, id)?.ok_or(RuleError::NotFound)
 }

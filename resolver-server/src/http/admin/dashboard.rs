@@ -55,7 +55,8 @@ async fn dashboard(
     .await
     {
         Ok(Ok(dashboard)) => page(dashboard_page(&admin.chrome(), &dashboard)),
-        _ => internal(),
+        Ok(Err(error)) => internal(&error),
+        Err(error) => internal(&error),
     }
 }
 
@@ -307,7 +308,8 @@ async fn visitors(
     .await;
     match listed {
         Ok(Ok((found, domains))) => page(visitors_page(&admin.chrome(), &wanted, &found, &domains)),
-        _ => internal(),
+        Ok(Err(error)) => internal(&error),
+        Err(error) => internal(&error),
     }
 }
 
@@ -407,7 +409,8 @@ async fn visitor(
     match web::block(move || domain::view_visitor(&store, account, suid, paging)).await {
         Ok(Ok(Some(detail))) => page(visitor_page(&admin.chrome(), &detail)),
         Ok(Ok(None)) => not_found(),
-        _ => internal(),
+        Ok(Err(error)) => internal(&error),
+        Err(error) => internal(&error),
     }
 }
 

@@ -6,6 +6,7 @@
 //! Spec: `shared/spec/telefum-crm-api.md` (Browser pages) and the admin-pages issue.
 
 mod dashboard;
+mod error;
 mod exports;
 mod pages;
 mod privacy;
@@ -21,6 +22,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use error::{forbidden, internal, not_found, refused};
 use maud::Markup;
 use pages::Chrome;
 use serde::de::DeserializeOwned;
@@ -92,47 +94,73 @@ fn see_other(location: &str) -> HttpResponse {
 /// A signed-in user, or a redirect to the login page that comes back here.
 struct Admin(Session);
 
+/// Why a page that needs a signed-in user was not shown.
 #[derive(Debug)]
-struct NotSignedIn {
-    next: String,
+enum NoAdmin {
+    /// No session, or an expired one: to the login page, and back here after it.
+    NotSignedIn { next: String },
+    /// The session could not be read: a server failure (logged), not a sign-out.
+    Failed(domain::DomainError),
 }
 
-impl std::fmt::Display for NotSignedIn {
+impl std::fmt::Display for NoAdmin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("not signed in")
+        match self {
+            NoAdmin::NotSignedIn { .. } => f.write_str("not signed in"),
+            NoAdmin::Failed(error) => write!(f, "session not readable: {error}"),
+        }
     }
 }
 
-impl ResponseError for NotSignedIn {
+impl ResponseError for NoAdmin {
     fn status_code(&self) -> StatusCode {
-        StatusCode::SEE_OTHER
+        match self {
+            NoAdmin::NotSignedIn { .. } => StatusCode::SEE_OTHER,
+            NoAdmin::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let next =
-            percent_encoding::utf8_percent_encode(&self.next, percent_encoding::NON_ALPHANUMERIC);
-        see_other(&format!("/login?next={next}"))
+        match self {
+            NoAdmin::NotSignedIn { next } => {
+                let next =
+                    percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC);
+                see_other(&format!("/login?next={next}"))
+            }
+            NoAdmin::Failed(error) => internal(error),
+        }
     }
 }
 
 impl FromRequest for Admin {
-    type Error = NotSignedIn;
-    type Future = Ready<Result<Admin, NotSignedIn>>;
+    type Error = NoAdmin;
+    type Future = Ready<Result<Admin, NoAdmin>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
         let next = match request.query_string() {
             "" => request.path().to_owned(),
             query => format!("{}?{query}", request.path()),
         };
-        let session = request
-            .app_data::<web::Data<AppState>>()
-            .zip(request.cookie(SESSION_COOKIE))
-            .and_then(|(state, cookie)| {
-                domain::find_session(&state.store, cookie.value())
-                    .ok()
-                    .flatten()
-            });
-        ready(session.map(Admin).ok_or(NotSignedIn { next }))
+        let found = match (
+            request.app_data::<web::Data<AppState>>(),
+            request.cookie(SESSION_COOKIE),
+        ) {
+            (Some(state), Some(cookie)) => domain::find_session(&state.store, cookie.value()),
+            _ => Ok(None),
+        };
+        ready(match found {
+            Ok(Some(session)) => Ok(Admin(session)),
+            Ok(None) => Err(NoAdmin::NotSignedIn { next }),
+            Err(error) => Err(NoAdmin::Failed(error)),
+        })
+    }
+}
+
+/// Sets a cookie on an answer; a cookie that cannot be written (it never should: names and
+/// values are ours) is logged, and the answer goes out without it.
+fn set_cookie(response: &mut HttpResponse, cookie: &Cookie<'_>) {
+    if let Err(error) = response.add_cookie(cookie) {
+        tracing::error!(%error, cookie = cookie.name(), "cannot set a cookie");
     }
 }
 
@@ -150,14 +178,6 @@ fn form<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
     serde_qs::Config::new(2, false).deserialize_bytes(body).ok()
 }
 
-fn forbidden(admin: Option<&Admin>) -> HttpResponse {
-    let chrome = admin.map(Admin::chrome);
-    html(
-        StatusCode::FORBIDDEN,
-        pages::message(chrome.as_ref(), "Formularz odrzucony", "Formularz wygasł albo nie pochodzi z tej strony (brak tokenu CSRF). Wróć, odśwież stronę i spróbuj ponownie."),
-    )
-}
-
 /// Reads a form whose CSRF token matches the session's; `None` means refuse it.
 fn checked_form<T: DeserializeOwned + HasCsrf>(admin: &Admin, body: &[u8]) -> Option<T> {
     form::<T>(body).filter(|parsed| admin.0.csrf_matches(parsed.csrf()))
@@ -171,31 +191,6 @@ macro_rules! has_csrf {
     ($($form:ty),*) => { $(impl HasCsrf for $form { fn csrf(&self) -> &str { &self.csrf } })* };
 }
 use has_csrf;
-
-fn internal() -> HttpResponse {
-    html(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        pages::message(None, "Błąd serwera", "Spróbuj ponownie za chwilę."),
-    )
-}
-
-/// "Not found", naming what was looked for.
-fn not_found(admin: &Admin, what: Entity) -> HttpResponse {
-    let message = match what {
-        Entity::Account => "Nie ma takiego konta.",
-        Entity::User => "Nie ma takiego użytkownika.",
-        Entity::Token => "Nie ma takiego tokenu.",
-        Entity::Domain => "Nie ma takiej domeny.",
-        Entity::Contact => "Nie ma takiego kontaktu.",
-        Entity::Group => "Nie ma takiej grupy.",
-        Entity::Campaign => "Nie ma takiej kampanii.",
-        Entity::BlacklistedPhone => "Tego numeru nie ma na czarnej liście.",
-    };
-    html(
-        StatusCode::NOT_FOUND,
-        pages::message(Some(&admin.chrome()), "Nie znaleziono", message),
-    )
-}
 
 async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
@@ -251,7 +246,7 @@ fn login_page(
         .same_site(SameSite::Strict)
         .finish();
     let mut response = html(status, pages::login(&csrf, next, error));
-    let _ = response.add_cookie(&cookie);
+    set_cookie(&mut response, &cookie);
     response
 }
 
@@ -337,7 +332,7 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
                 .same_site(SameSite::Lax)
                 .finish();
             let mut response = see_other(&next);
-            let _ = response.add_cookie(&cookie);
+            set_cookie(&mut response, &cookie);
             response
         }
         Ok(Ok(Err(
@@ -348,7 +343,8 @@ async fn login(request: HttpRequest, body: web::Bytes, state: web::Data<AppState
             Some("Nieprawidłowy login lub hasło."),
             StatusCode::UNAUTHORIZED,
         ),
-        _ => internal(),
+        Ok(Err(error)) => internal(&error),
+        Err(error) => internal(&error),
     }
 }
 
@@ -433,14 +429,14 @@ async fn logout(
         return forbidden(Some(&admin));
     }
     if let Some(cookie) = request.cookie(SESSION_COOKIE) {
-        if domain::close_session(&state.store, cookie.value()).is_err() {
-            return internal();
+        if let Err(error) = domain::close_session(&state.store, cookie.value()) {
+            return internal(&error);
         }
     }
     let mut response = see_other("/login");
     let mut removal = Cookie::build(SESSION_COOKIE, "").path("/").finish();
     removal.make_removal();
-    let _ = response.add_cookie(&removal);
+    set_cookie(&mut response, &removal);
     response
 }
 
@@ -500,7 +496,8 @@ async fn contacts(
                 group.as_ref(),
             ))
         }
-        _ => internal(),
+        Ok(Err(error)) => internal(&error),
+        Err(error) => internal(&error),
     }
 }
 
@@ -552,7 +549,8 @@ async fn search(
             &text,
             results.as_deref(),
         )),
-        _ => internal(),
+        Ok(Err(error)) => internal(&error),
+        Err(error) => internal(&error),
     }
 }
 
@@ -582,7 +580,7 @@ async fn card(
     let contact = match domain::view_contact(&state.store, account, id) {
         Ok(contact) => contact,
         Err(domain::DomainError::NotFound(_)) => return not_found(&admin, Entity::Contact),
-        Err(_) => return internal(),
+        Err(error) => return internal(&error),
     };
     let wanted_kind = query
         .typecont
@@ -592,17 +590,18 @@ async fn card(
     if wanted_kind.is_some_and(|kind| kind != Some(contact.kind)) {
         return not_found(&admin, Entity::Contact);
     }
-    let groups: Vec<_> = contact
-        .groups
-        .iter()
-        .filter_map(|g| state.store.group(account, *g).ok().flatten())
-        .collect();
-    let paging = Paging::new(query.page, Some(TIMELINE_PAGE as i64));
-    let Ok(timeline) = domain::contact_timeline(&state.store, account, id, paging) else {
-        return internal();
+    let groups = match domain::groups_by_id(&state.store, account, &contact.groups) {
+        Ok(groups) => groups,
+        Err(error) => return internal(&error),
     };
-    let Ok(campaigns) = domain::contact_campaigns(&state.store, account, id) else {
-        return internal();
+    let paging = Paging::new(query.page, Some(TIMELINE_PAGE as i64));
+    let timeline = match domain::contact_timeline(&state.store, account, id, paging) {
+        Ok(timeline) => timeline,
+        Err(error) => return internal(&error),
+    };
+    let campaigns = match domain::contact_campaigns(&state.store, account, id) {
+        Ok(campaigns) => campaigns,
+        Err(error) => return internal(&error),
     };
     page(pages::card(
         &admin.chrome(),
@@ -617,13 +616,13 @@ async fn card(
 
 async fn edit_form(admin: Admin, path: web::Path<u64>, state: web::Data<AppState>) -> HttpResponse {
     let account = admin.0.account;
-    let (Ok(contact), Ok(groups)) = (
-        domain::view_contact(&state.store, account, ContactId(*path)),
-        state.store.groups(account),
-    ) else {
-        return not_found(&admin, Entity::Contact);
-    };
-    page(pages::edit(&admin.chrome(), &contact, &groups, None))
+    let found = domain::view_contact(&state.store, account, ContactId(*path))
+        .and_then(|contact| Ok((contact, domain::all_groups(&state.store, account)?)));
+    match found {
+        Ok((contact, groups)) => page(pages::edit(&admin.chrome(), &contact, &groups, None)),
+        Err(domain::DomainError::NotFound(what)) => not_found(&admin, what),
+        Err(error) => internal(&error),
+    }
 }
 
 async fn edit(
@@ -660,7 +659,7 @@ async fn edit(
     {
         Ok(Ok(contact)) => {
             if super::flush(&state.store).await.is_err() {
-                return internal();
+                return internal(&"flush failed");
             }
             see_other(&format!(
                 "/card?id={}&typecont={}",
@@ -669,29 +668,27 @@ async fn edit(
             ))
         }
         Ok(Err(domain::DomainError::NotFound(_))) => not_found(&admin, Entity::Contact),
-        Ok(Err(error)) => {
+        Ok(Err(error)) => refused(&error, |reason| {
             let account = admin.0.account;
-            let (Ok(contact), Ok(groups)) = (
-                domain::view_contact(&state.store, account, id),
-                state.store.groups(account),
-            ) else {
-                return not_found(&admin, Entity::Contact);
-            };
-            html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                pages::edit(&admin.chrome(), &contact, &groups, Some(&error.to_string())),
-            )
-        }
-        Err(_) => internal(),
+            let contact = domain::view_contact(&state.store, account, id)?;
+            let groups = domain::all_groups(&state.store, account)?;
+            Ok(pages::edit(
+                &admin.chrome(),
+                &contact,
+                &groups,
+                Some(reason),
+            ))
+        }),
+        Err(error) => internal(&error),
     }
 }
 
 // ----- groups, domains, tokens -----
 
 async fn groups(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match state.store.groups(admin.0.account) {
+    match domain::all_groups(&state.store, admin.0.account) {
         Ok(groups) => page(pages::groups(&admin.chrome(), &groups, None)),
-        Err(_) => internal(),
+        Err(error) => internal(&error),
     }
 }
 
@@ -701,14 +698,11 @@ async fn add_group(admin: Admin, body: web::Bytes, state: web::Data<AppState>) -
     };
     match domain::add_group(&state.store, admin.0.account, &form.name) {
         Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/groups"),
-        Ok(_) => internal(),
-        Err(error) => {
-            let groups = state.store.groups(admin.0.account).unwrap_or_default();
-            html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                pages::groups(&admin.chrome(), &groups, Some(&error.to_string())),
-            )
-        }
+        Ok(_) => internal(&"flush failed"),
+        Err(error) => refused(&error, |reason| {
+            let groups = domain::all_groups(&state.store, admin.0.account)?;
+            Ok(pages::groups(&admin.chrome(), &groups, Some(reason)))
+        }),
     }
 }
 
@@ -719,14 +713,14 @@ fn resolver_url(request: &HttpRequest) -> String {
 }
 
 async fn domains(request: HttpRequest, admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match state.store.domains(admin.0.account) {
+    match domain::list_domains(&state.store, admin.0.account) {
         Ok(domains) => page(pages::domains(
             &admin.chrome(),
             &domains,
             &resolver_url(&request),
             None,
         )),
-        Err(_) => internal(),
+        Err(error) => internal(&error),
     }
 }
 
@@ -741,19 +735,16 @@ async fn add_domain(
     };
     match domain::add_domain(&state.store, admin.0.account, &form.domain) {
         Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/domains"),
-        Ok(_) => internal(),
-        Err(error) => {
-            let domains = state.store.domains(admin.0.account).unwrap_or_default();
-            html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                pages::domains(
-                    &admin.chrome(),
-                    &domains,
-                    &resolver_url(&request),
-                    Some(&error.to_string()),
-                ),
-            )
-        }
+        Ok(_) => internal(&"flush failed"),
+        Err(error) => refused(&error, |reason| {
+            let domains = domain::list_domains(&state.store, admin.0.account)?;
+            Ok(pages::domains(
+                &admin.chrome(),
+                &domains,
+                &resolver_url(&request),
+                Some(reason),
+            ))
+        }),
     }
 }
 
@@ -764,15 +755,15 @@ async fn verification(admin: Admin, body: web::Bytes, state: web::Data<AppState>
     let required = form.required == "true";
     match domain::set_require_hash(&state.store, admin.0.account, &form.domain, required) {
         Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/domains"),
-        Ok(_) => internal(),
+        Ok(_) => internal(&"flush failed"),
         Err(_) => not_found(&admin, Entity::Domain),
     }
 }
 
 async fn tokens(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match state.store.tokens(admin.0.account) {
+    match domain::list_tokens(&state.store, admin.0.account) {
         Ok(tokens) => page(pages::tokens(&admin.chrome(), &tokens, None)),
-        Err(_) => internal(),
+        Err(error) => internal(&error),
     }
 }
 
@@ -799,10 +790,13 @@ async fn create_token(admin: Admin, body: web::Bytes, state: web::Data<AppState>
     let account = admin.0.account;
     match domain::create_token(&state.store, account, Some(&admin.0.username), expires_days) {
         Ok(token) if super::flush(&state.store).await.is_ok() => {
-            let tokens = state.store.tokens(account).unwrap_or_default();
-            page(pages::tokens(&admin.chrome(), &tokens, Some(&token.secret)))
+            match domain::list_tokens(&state.store, account) {
+                Ok(tokens) => page(pages::tokens(&admin.chrome(), &tokens, Some(&token.secret))),
+                Err(error) => internal(&error),
+            }
         }
-        _ => internal(),
+        Ok(_) => internal(&"flush failed"),
+        Err(error) => internal(&error),
     }
 }
 
@@ -812,7 +806,7 @@ async fn revoke_token(admin: Admin, body: web::Bytes, state: web::Data<AppState>
     };
     match domain::revoke_token(&state.store, admin.0.account, &form.prefix) {
         Ok(_) if super::flush(&state.store).await.is_ok() => see_other("/tokens"),
-        Ok(_) => internal(),
+        Ok(_) => internal(&"flush failed"),
         Err(_) => not_found(&admin, Entity::Token),
     }
 }
@@ -822,7 +816,7 @@ async fn revoke_token(admin: Admin, body: web::Bytes, state: web::Data<AppState>
 async fn campaigns(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
     match domain::list_campaigns(&state.store, admin.0.account) {
         Ok(campaigns) => page(pages::campaigns(&admin.chrome(), &campaigns, None)),
-        Err(_) => internal(),
+        Err(error) => internal(&error),
     }
 }
 
@@ -834,15 +828,11 @@ async fn add_campaign(admin: Admin, body: web::Bytes, state: web::Data<AppState>
         Ok(campaign) if super::flush(&state.store).await.is_ok() => {
             see_other(&format!("/campaigns/{}", campaign.id))
         }
-        Ok(_) => internal(),
-        Err(error) => {
-            let campaigns =
-                domain::list_campaigns(&state.store, admin.0.account).unwrap_or_default();
-            html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                pages::campaigns(&admin.chrome(), &campaigns, Some(&error.to_string())),
-            )
-        }
+        Ok(_) => internal(&"flush failed"),
+        Err(error) => refused(&error, |reason| {
+            let campaigns = domain::list_campaigns(&state.store, admin.0.account)?;
+            Ok(pages::campaigns(&admin.chrome(), &campaigns, Some(reason)))
+        }),
     }
 }
 
@@ -871,7 +861,8 @@ async fn campaign(
             Some((&records, status)),
             None,
         )),
-        _ => internal(),
+        Ok(Err(error)) => internal(&error),
+        Err(error) => internal(&error),
     }
 }
 
@@ -911,7 +902,7 @@ async fn add_campaign_status(
         Ok(_) if super::flush(&state.store).await.is_ok() => {
             see_other(&format!("/campaigns/{}", campaign.id))
         }
-        Ok(_) => internal(),
+        Ok(_) => internal(&"flush failed"),
         Err(error) => html(
             StatusCode::UNPROCESSABLE_ENTITY,
             pages::campaign(&admin.chrome(), &campaign, None, Some(&error)),

@@ -75,7 +75,7 @@ async fn browser_signals(
     let on = form.on == "true";
     match domain::set_honour_browser_signals(&state.store, admin.0.account, &form.domain, on) {
         Ok(_) if super::super::flush(&state.store).await.is_ok() => see_other("/domains"),
-        Ok(_) => internal(),
+        Ok(_) => internal(&"flush failed"),
         Err(_) => not_found(&admin, Entity::Domain),
     }
 }
@@ -119,12 +119,13 @@ async fn delete(
     match web::block(move || domain::delete_contacts(&store, account, &[id], &erasing)).await {
         Ok(Ok(())) => {
             if super::super::flush(&state.store).await.is_err() {
-                return internal();
+                return internal(&"flush failed");
             }
             see_other("/contacts")
         }
         Ok(Err(domain::DomainError::NotFound(_))) => not_found(&admin, Entity::Contact),
-        _ => internal(),
+        Ok(Err(error)) => internal(&error),
+        Err(error) => internal(&error),
     }
 }
 
@@ -141,9 +142,9 @@ async fn export(admin: Admin, path: web::Path<u64>, state: web::Data<AppState>) 
             ))
             .insert_header(("Cache-Control", "no-store"))
             .body(body),
-        Ok(Err(_)) => internal(),
+        Ok(Err(error)) => internal(&error),
         Err(domain::DomainError::NotFound(_)) => not_found(&admin, Entity::Contact),
-        Err(_) => internal(),
+        Err(error) => internal(&error),
     }
 }
 
@@ -154,7 +155,8 @@ async fn audit(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
         domain::retention_days(&state.store, account),
     ) {
         (Ok(entries), Ok(days)) => page(audit_page(&admin.chrome(), &entries, days, None)),
-        _ => internal(),
+        (Err(error), _) => internal(&error),
+        (_, Err(error)) => internal(&error),
     }
 }
 
@@ -181,20 +183,15 @@ async fn set_retention(admin: Admin, body: web::Bytes, state: web::Data<AppState
     match outcome {
         Ok(()) => {
             if super::super::flush(&state.store).await.is_err() {
-                return internal();
+                return internal(&"flush failed");
             }
             see_other("/audit")
         }
-        Err(error) => match (
-            domain::audit_log(&state.store, account),
-            domain::retention_days(&state.store, account),
-        ) {
-            (Ok(entries), Ok(days)) => html(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                audit_page(&admin.chrome(), &entries, days, Some(&error.to_string())),
-            ),
-            _ => internal(),
-        },
+        Err(error) => super::error::refused(&error, |reason| {
+            let entries = domain::audit_log(&state.store, account)?;
+            let days = domain::retention_days(&state.store, account)?;
+            Ok(audit_page(&admin.chrome(), &entries, days, Some(reason)))
+        }),
     }
 }
 

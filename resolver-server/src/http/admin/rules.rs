@@ -153,29 +153,29 @@ struct ListView {
     gateway: Option<SmsGateway>,
 }
 
-fn list_view(state: &AppState, admin: &Admin) -> Option<ListView> {
+fn list_view(state: &AppState, admin: &Admin) -> domain::DomainResult<ListView> {
     let account = admin.0.account;
-    Some(ListView {
-        rules: domain::list_rules(&state.store, account).ok()?,
-        groups: state.store.groups(account).ok()?,
-        gateway: domain::sms_gateway(&state.store, account).ok()?,
+    Ok(ListView {
+        rules: domain::list_rules(&state.store, account)?,
+        groups: domain::all_groups(&state.store, account)?,
+        gateway: domain::sms_gateway(&state.store, account)?,
     })
 }
 
 async fn rules(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
     match list_view(&state, &admin) {
-        Some(view) => page(list_page(&admin.chrome(), &view, &[], None)),
-        None => internal(),
+        Ok(view) => page(list_page(&admin.chrome(), &view, &[], None)),
+        Err(error) => internal(&error),
     }
 }
 
 fn refused(admin: &Admin, state: &AppState, notes: &[String], error: &str) -> HttpResponse {
     match list_view(state, admin) {
-        Some(view) => html(
+        Ok(view) => html(
             StatusCode::UNPROCESSABLE_ENTITY,
             list_page(&admin.chrome(), &view, notes, Some(error)),
         ),
-        None => internal(),
+        Err(error) => internal(&error),
     }
 }
 
@@ -194,11 +194,11 @@ async fn add_rule(admin: Admin, body: web::Bytes, state: web::Data<AppState>) ->
                 rule_response(&admin, &state, saved.rule.id, &saved.warnings, None)
             }
         }
-        Ok(_) => internal(),
+        Ok(_) => internal(&"flush failed"),
         Err(RuleError::Invalid { path, message }) => {
             refused(&admin, &state, &[json], &format!("{path}: {message}"))
         }
-        Err(_) => internal(),
+        Err(error) => internal(&error),
     }
 }
 
@@ -224,10 +224,14 @@ fn rule_response(
             ),
         );
     };
-    let Ok(log) = domain::rule_log(&state.store, account, id, LOG_LENGTH) else {
-        return internal();
+    let log = match domain::rule_log(&state.store, account, id, LOG_LENGTH) {
+        Ok(log) => log,
+        Err(error) => return internal(&error),
     };
-    let stats = state.store.rule_stats(account, id).unwrap_or_default();
+    let stats = match domain::rule_stats(&state.store, account, id) {
+        Ok(stats) => stats,
+        Err(error) => return internal(&error),
+    };
     let status = if error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -270,7 +274,7 @@ async fn edit_rule(
                 rule_response(&admin, &state, id, &saved.warnings, None)
             }
         }
-        Ok(_) => internal(),
+        Ok(_) => internal(&"flush failed"),
         Err(RuleError::Invalid { path, message }) => rule_response(
             &admin,
             &state,
@@ -279,7 +283,7 @@ async fn edit_rule(
             Some((&form.json, &format!("{path}: {message}"))),
         ),
         Err(RuleError::NotFound) => rule_response(&admin, &state, id, &[], None),
-        Err(RuleError::Domain(_)) => internal(),
+        Err(RuleError::Domain(error)) => internal(&error),
     }
 }
 
@@ -304,7 +308,8 @@ async fn switch(
     });
     match switched {
         Ok(_) if super::super::flush(&state.store).await.is_ok() => see_other("/rules"),
-        Ok(_) | Err(RuleError::Domain(_)) => internal(),
+        Ok(_) => internal(&"flush failed"),
+        Err(RuleError::Domain(error)) => internal(&error),
         Err(_) => rule_response(&admin, &state, id, &[], None),
     }
 }
@@ -321,7 +326,8 @@ async fn delete(
     let id = rule_id(&path).unwrap_or(RuleId(0));
     match domain::delete_rule(&state.store, admin.0.account, id) {
         Ok(()) if super::super::flush(&state.store).await.is_ok() => see_other("/rules"),
-        Ok(()) | Err(RuleError::Domain(_)) => internal(),
+        Ok(()) => internal(&"flush failed"),
+        Err(RuleError::Domain(error)) => internal(&error),
         Err(_) => rule_response(&admin, &state, id, &[], None),
     }
 }
@@ -349,18 +355,18 @@ async fn set_gateway(admin: Admin, body: web::Bytes, state: web::Data<AppState>)
         Ok((_, warning)) if super::super::flush(&state.store).await.is_ok() => match warning {
             None => see_other("/rules"),
             Some(warning) => match list_view(&state, &admin) {
-                Some(view) => page(list_page(&admin.chrome(), &view, &[warning], None)),
-                None => internal(),
+                Ok(view) => page(list_page(&admin.chrome(), &view, &[warning], None)),
+                Err(error) => internal(&error),
             },
         },
-        Ok(_) => internal(),
+        Ok(_) => internal(&"flush failed"),
         Err(RuleError::Invalid { path, message }) => refused(
             &admin,
             &state,
             &[],
             &format!("bramka SMS, {path}: {message}"),
         ),
-        Err(_) => internal(),
+        Err(error) => internal(&error),
     }
 }
 
