@@ -62,8 +62,8 @@ pub use ids::{AccountId, ContactId, DeliveryId, GroupId, RuleId, Suid};
 pub use limits::{IngestLimits, IngestQuota, OverQuota};
 pub use listing::{Order, Page, Paging};
 pub use model::{
-    now_millis, rfc3339, Account, ApiToken, ApiUser, Contact, ContactKind, Group, Language,
-    LinkCause, Millis, Principal, SiteDomain, Visitor, VisitorLink,
+    formatted, now_millis, rfc3339, Account, ApiToken, ApiUser, Contact, ContactKind, Group,
+    Language, LinkCause, Millis, Principal, SiteDomain, Visitor, VisitorLink,
 };
 pub use phone::{Country, Phone, DIALABLE_DIGITS, TAIL_DIGITS};
 pub use privacy::{

@@ -17,12 +17,19 @@ pub fn now_millis() -> Millis {
 /// `at` as RFC 3339 UTC (`2026-11-23T08:21:11.5Z`), the one way the APIs and the CLI write a
 /// time; `None` for a value outside the calendar `time` knows.
 pub fn rfc3339(at: Millis) -> Option<String> {
+    formatted(at, &time::format_description::well_known::Rfc3339)
+}
+
+/// `at` (milliseconds since the epoch) in UTC, written in `format` (a `time` format
+/// description); `None` for a value outside the calendar `time` knows. The one conversion of
+/// stored times for every wire format and page.
+pub fn formatted(
+    at: Millis,
+    format: &(impl time::formatting::Formattable + ?Sized),
+) -> Option<String> {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(format).ok())
 }
 
 /// Language of the messages an account's visitors and API clients read by default.

@@ -10,9 +10,7 @@ use maud::{html, Markup, DOCTYPE};
 /// `2026-11-23 08:15 UTC`.
 pub fn time(millis: Millis) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
+    crate::domain::formatted(millis, format)
         .map_or_else(|| millis.to_string(), |t| format!("{t} UTC"))
 }
 

@@ -80,16 +80,8 @@ pub fn exists(listed: bool) -> Value {
 /// One entry of `blacklist/index`: `{"phone","added"}`, the date as SerwerSMS writes dates
 /// (`2024-05-01 12:30:00`, UTC).
 pub fn blacklist_entry(entry: &BlacklistEntry) -> Value {
-    let added =
-        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(entry.added) * 1_000_000)
-            .ok()
-            .and_then(|t| {
-                t.format(time::macros::format_description!(
-                    "[year]-[month]-[day] [hour]:[minute]:[second]"
-                ))
-                .ok()
-            })
-            .map_or(Value::Null, Value::String);
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let added = crate::domain::formatted(entry.added, format).map_or(Value::Null, Value::String);
     json!({ "phone": entry.phone.as_str(), "added": added })
 }
 

@@ -120,10 +120,7 @@ pub fn removed(record_id: Option<u64>) -> Value {
 
 fn date_time(millis: i64) -> Value {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .map_or(Value::Null, Value::String)
+    crate::domain::formatted(millis, format).map_or(Value::Null, Value::String)
 }
 
 pub fn record(view: &RecordView) -> Value {
