@@ -108,6 +108,15 @@ pub fn describe(code: u16) -> Option<(&'static str, &'static str, &'static str)>
     })
 }
 
+impl From<crate::http::Failure> for SmsError {
+    fn from(failure: crate::http::Failure) -> SmsError {
+        match failure {
+            crate::http::Failure::Domain(error) => error.into(),
+            crate::http::Failure::Internal => SmsError::internal(),
+        }
+    }
+}
+
 impl From<DomainError> for SmsError {
     fn from(error: DomainError) -> SmsError {
         match error {

@@ -404,9 +404,13 @@ async fn authenticate(
 ) -> Result<Principal, SmsError> {
     let bearer = authorization(request, "Bearer").map(str::to_owned);
     let attempt = Attempt::of(request, state);
-    let store = state.store.clone();
     let outcome = match bearer {
-        Some(token) => web::block(move || domain::authenticate_token(&store, &token)).await,
+        Some(token) => {
+            super::blocking(&state.store, move |store| {
+                domain::authenticate_token(store, &token)
+            })
+            .await
+        }
         None => {
             let username = params.text("username")?.unwrap_or_default();
             let password = params.text("password")?.unwrap_or_default();
@@ -414,13 +418,13 @@ async fn authenticate(
                 return Err(SmsError::new(SmsError::INVALID_USER));
             }
             // argon2 is slow by design: keep it off the async workers.
-            web::block(move || {
-                domain::authenticate_password(&store, attempt.get(), &username, &password)
+            super::blocking(&state.store, move |store| {
+                domain::authenticate_password(store, attempt.get(), &username, &password)
             })
             .await
         }
     };
-    match outcome.map_err(|_| SmsError::internal())?? {
+    match outcome? {
         Ok(principal) => Ok(principal),
         // SerwerSMS answers every error 200 with its object: a throttled login is a bad one.
         Err(AuthFailure::BadPassword | AuthFailure::Throttled { .. }) => {
@@ -472,9 +476,7 @@ async fn answer(
         .await
         .map_err(|_| SmsError::internal())??;
     if action.writes() {
-        super::flush(&state.store)
-            .await
-            .map_err(|()| SmsError::internal())?;
+        super::flushed(&state.store).await?;
     }
     Ok(answer)
 }

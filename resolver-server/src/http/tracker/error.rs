@@ -91,6 +91,15 @@ impl From<serde_json::Error> for TrackerError {
     }
 }
 
+impl From<crate::http::Failure> for TrackerError {
+    fn from(failure: crate::http::Failure) -> TrackerError {
+        match failure {
+            crate::http::Failure::Domain(error) => error.into(),
+            crate::http::Failure::Internal => TrackerError::Unavailable,
+        }
+    }
+}
+
 impl From<DomainError> for TrackerError {
     fn from(error: DomainError) -> TrackerError {
         match error {

@@ -18,7 +18,7 @@ mod wire;
 use super::auth::retry_after_seconds;
 use super::body::{read_limited, BodyError};
 use super::limiter::rate_key;
-use super::{client_address, flush, AppState};
+use super::{client_address, AppState};
 use crate::domain::{self, AccountId, IdentityAnswer, Language, SiteDomain, Suid};
 use crate::telemetry::{self, TrackUserOutcome};
 use actix_web::http::header::{self, HeaderValue};
@@ -181,9 +181,7 @@ async fn page_view(
             &report.title,
             &report.referrer,
         )?;
-        flush(&state.store)
-            .await
-            .map_err(|()| TrackerError::Unavailable)?;
+        super::flushed(&state.store).await?;
         Ok(site.origin)
     };
     acknowledge(outcome.await)
@@ -218,9 +216,7 @@ async fn event(
             &props,
             &report.url,
         )?;
-        flush(&state.store)
-            .await
-            .map_err(|()| TrackerError::Unavailable)?;
+        super::flushed(&state.store).await?;
         Ok(site.origin)
     };
     acknowledge(outcome.await)
@@ -289,9 +285,7 @@ async fn identify(
             answer
         };
         if answer.success {
-            flush(&state.store)
-                .await
-                .map_err(|()| TrackerError::Unavailable)?;
+            super::flushed(&state.store).await?;
         }
         Ok((answer, Some(site.origin)))
     };
