@@ -61,16 +61,7 @@ impl Store {
         id: &CampaignId,
         change: impl Fn(&mut Campaign),
     ) -> DomainResult<Campaign> {
-        self.transaction(|data, _| {
-            let key = keys::campaign(account, id);
-            let Some(bytes) = data.get(&key)? else {
-                return fail(DomainError::NotFound(Entity::Campaign));
-            };
-            let mut campaign: Campaign = decode_tx(&bytes)?;
-            change(&mut campaign);
-            data.insert(key, encode(&campaign))?;
-            Ok(campaign)
-        })
+        self.change_record(keys::campaign(account, id), Entity::Campaign, change)
     }
 
     /// Adds `record` unless its customer is already in the campaign or is not a contact of the

@@ -259,6 +259,26 @@ impl Store {
         Ok(self.db.generate_id()? + 1)
     }
 
+    /// Reads the record at `key`, changes it and writes it back, in one transaction (so a
+    /// concurrent change is never lost); `NotFound(what)` when there is none. For records
+    /// without indexes: a change that moves an index entry needs its own transaction.
+    fn change_record<T: Serialize + DeserializeOwned>(
+        &self,
+        key: Vec<u8>,
+        what: Entity,
+        change: impl Fn(&mut T),
+    ) -> DomainResult<T> {
+        self.transaction(|data, _| {
+            let Some(bytes) = data.get(&key)? else {
+                return fail(DomainError::NotFound(what));
+            };
+            let mut record: T = decode_tx(&bytes)?;
+            change(&mut record);
+            data.insert(key.clone(), encode(&record))?;
+            Ok(record)
+        })
+    }
+
     fn transaction<T>(
         &self,
         body: impl Fn(&TransactionalTree, &TransactionalTree) -> Tx<T>,
@@ -402,16 +422,13 @@ impl Store {
         prefix: &str,
         at: Millis,
     ) -> DomainResult<ApiToken> {
-        self.transaction(|data, _| {
-            let key = keys::token(account, prefix);
-            let Some(bytes) = data.get(&key)? else {
-                return fail(DomainError::NotFound(Entity::Token));
-            };
-            let mut token: ApiToken = decode_tx(&bytes)?;
-            token.revoked_at.get_or_insert(at);
-            data.insert(key, encode(&token))?;
-            Ok(token)
-        })
+        self.change_record(
+            keys::token(account, prefix),
+            Entity::Token,
+            |token: &mut ApiToken| {
+                token.revoked_at.get_or_insert(at);
+            },
+        )
     }
 
     /// Registers a domain for an account, with its site key and its entry in the domain → owner
@@ -517,16 +534,7 @@ impl Store {
         name: &str,
         change: impl Fn(&mut SiteDomain),
     ) -> DomainResult<SiteDomain> {
-        self.transaction(|data, _| {
-            let key = keys::domain(account, name);
-            let Some(bytes) = data.get(&key)? else {
-                return fail(DomainError::NotFound(Entity::Domain));
-            };
-            let mut domain: SiteDomain = decode_tx(&bytes)?;
-            change(&mut domain);
-            data.insert(key, encode(&domain))?;
-            Ok(domain)
-        })
+        self.change_record(keys::domain(account, name), Entity::Domain, change)
     }
 
     // ----- contacts -----
@@ -738,16 +746,13 @@ impl Store {
     }
 
     pub fn rename_group(&self, account: AccountId, id: GroupId, name: &str) -> DomainResult<Group> {
-        self.transaction(|data, _| {
-            let key = keys::group(account, id);
-            let Some(bytes) = data.get(&key)? else {
-                return fail(DomainError::NotFound(Entity::Group));
-            };
-            let mut group: Group = decode_tx(&bytes)?;
-            name.clone_into(&mut group.name);
-            data.insert(key, encode(&group))?;
-            Ok(group)
-        })
+        self.change_record(
+            keys::group(account, id),
+            Entity::Group,
+            |group: &mut Group| {
+                name.clone_into(&mut group.name);
+            },
+        )
     }
 
     /// Deletes groups, all or none (one unknown id fails the call). Their contacts leave the
