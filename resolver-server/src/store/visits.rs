@@ -3,10 +3,11 @@
 //! third), and the trackUser link, written in one transaction with the visitor record it
 //! touches.
 
-use super::{decode, decode_tx, encode, fail, keys, tx_link_visitor, Store, StoreError};
+use super::backend::TransactionalTree;
+use super::{decode, decode_tx, encode, fail, keys, traffic, Store, StoreError, Tx};
 use crate::domain::{
     now_millis, AccountId, Contact, ContactId, DomainError, DomainResult, Entity, LinkCause,
-    PageView, Suid, Tally, TrackedEvent, Visitor,
+    PageView, Suid, Tally, TrackedEvent, Visitor, VisitorLink,
 };
 
 impl Store {
@@ -128,4 +129,84 @@ impl Store {
             Ok(canonical)
         })
     }
+}
+
+impl Store {
+    pub fn visitor(&self, account: AccountId, suid: Suid) -> Result<Option<Visitor>, StoreError> {
+        self.get(keys::visitor(account, suid))
+    }
+
+    /// Every visitor of the account, in no particular order.
+    pub fn visitors(&self, account: AccountId) -> Result<Vec<Visitor>, StoreError> {
+        self.list(keys::all_visitors(account))
+    }
+
+    /// The visitors linked to a contact, through the contact→visitor index.
+    pub fn contact_visitors(
+        &self,
+        account: AccountId,
+        contact: ContactId,
+    ) -> Result<Vec<Visitor>, StoreError> {
+        let mut visitors = Vec::new();
+        for key in self
+            .data
+            .scan_prefix(keys::contact_visitors(account, contact))
+            .keys()
+        {
+            let key = key?;
+            let suid = keys::trailing_suid(&key)
+                .ok_or_else(|| StoreError::Corrupt("contact-visitor key without suid".into()))?;
+            if let Some(visitor) = self.visitor(account, suid)? {
+                if visitor.link.map(|link| link.contact) == Some(contact) {
+                    visitors.push(visitor);
+                }
+            }
+        }
+        Ok(visitors)
+    }
+}
+
+/// Links visitor `suid` (created if never seen) to `contact` unless it is already linked to a
+/// different contact that still exists: only an anonymous visitor is merged into a contact.
+/// The contact's canonical suid is set if it had none. Returns whether the link was made.
+pub(super) fn tx_link_visitor(
+    data: &TransactionalTree,
+    account: AccountId,
+    contact: &mut Contact,
+    suid: Suid,
+    cause: LinkCause,
+) -> Tx<bool> {
+    let now = crate::domain::now_millis();
+    let key = keys::visitor(account, suid);
+    let mut visitor = match data.get(&key)? {
+        Some(bytes) => decode_tx::<Visitor>(&bytes)?,
+        None => Visitor::new(suid, now),
+    };
+    if let Some(link) = visitor.link {
+        if link.contact == contact.id {
+            contact.suid.get_or_insert(suid);
+            return Ok(true);
+        }
+        if data.get(keys::contact(account, link.contact))?.is_some() {
+            return Ok(false);
+        }
+    }
+    visitor.link = Some(VisitorLink {
+        contact: contact.id,
+        cause,
+        at: now,
+    });
+    data.insert(key, encode(&visitor))?;
+    data.insert(keys::contact_visitor(account, contact.id, suid), &[])?;
+    traffic::tx_tally(
+        data,
+        account,
+        &crate::domain::Tally::Linked {
+            suid,
+            cause,
+            at: now,
+        },
+    )?;
+    contact.suid.get_or_insert(suid);
+    Ok(true)
 }
