@@ -134,25 +134,17 @@ pub fn prefers_polish(request: &HttpRequest) -> bool {
 /// `Some(true)` when English ranks above Polish, `Some(false)` when Polish does, `None` when
 /// the header names neither.
 fn english_over_polish(request: &HttpRequest) -> Option<bool> {
-    let value = request
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())?;
-    let mut best: Option<(f32, bool)> = None;
-    for range in value.split(',') {
-        let mut parts = range.split(';');
-        let tag = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        let quality = parts
-            .find_map(|p| p.trim().strip_prefix("q="))
-            .and_then(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
-        let english = tag == "en" || tag.starts_with("en-");
-        let polish = tag == "pl" || tag.starts_with("pl-");
-        if (english || polish) && best.is_none_or(|(q, _)| quality > q) {
-            best = Some((quality, english));
-        }
-    }
-    best.map(|(_, english)| english)
+    use actix_web::http::header::{AcceptLanguage, Header, Preference};
+    // actix's typed header parses the ranges and q-values; `ranked` is best first.
+    let accepted = AcceptLanguage::parse(request).ok()?;
+    accepted.ranked().into_iter().find_map(|range| match range {
+        Preference::Specific(tag) => match tag.primary_language() {
+            language if language.eq_ignore_ascii_case("en") => Some(true),
+            language if language.eq_ignore_ascii_case("pl") => Some(false),
+            _ => None,
+        },
+        Preference::Any => None,
+    })
 }
 
 #[cfg(test)]

@@ -63,20 +63,63 @@ pub fn shared_domains(store: &Store) -> DomainResult<Vec<String>> {
 
 /// The lower-case host of an `Origin` header value; `None` for `null` or anything malformed.
 fn origin_host(origin: &str) -> Option<String> {
-    let (scheme, rest) = origin.trim().split_once("://")?;
-    if !matches!(scheme, "http" | "https") || rest.contains('/') {
+    // An origin is scheme, host and port only (RFC 6454): parsed with the WHATWG URL parser
+    // browsers use, which also lowercases the host and writes IDN hosts in punycode.
+    let url = url::Url::parse(origin.trim()).ok()?;
+    let bare = url.path() == "/"
+        && !origin.trim().ends_with('/')
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !matches!(url.scheme(), "http" | "https") || !bare {
         return None;
     }
-    let host = if let Some(stripped) = rest.strip_prefix('[') {
-        stripped.split(']').next()?
-    } else {
-        rest.rsplit_once(':').map_or(rest, |(host, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                host
-            } else {
-                rest
-            }
-        })
-    };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    match url.host()? {
+        url::Host::Domain(domain) => Some(domain.to_owned()),
+        url::Host::Ipv4(address) => Some(address.to_string()),
+        url::Host::Ipv6(address) => Some(address.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_host;
+
+    #[test]
+    fn origin_hosts_are_read_as_browsers_read_them() {
+        let host = |origin: &str| origin_host(origin);
+        assert_eq!(
+            host("https://shop.example.com").as_deref(),
+            Some("shop.example.com")
+        );
+        assert_eq!(
+            host("https://Shop.Example.COM:8443").as_deref(),
+            Some("shop.example.com")
+        );
+        assert_eq!(
+            host("http://shop.example.com.").as_deref(),
+            Some("shop.example.com.")
+        );
+        // The same ASCII form a domain registered in Unicode is stored in.
+        let registered = crate::domain::normalise_domain("sklep-żółw.pl").expect("IDN");
+        assert!(registered.starts_with("xn--"), "{registered}");
+        assert_eq!(host("https://sklep-żółw.pl"), Some(registered));
+        assert_eq!(host("http://127.0.0.1:8080").as_deref(), Some("127.0.0.1"));
+        assert_eq!(host("http://[::1]:8080").as_deref(), Some("::1"));
+        for refused in [
+            "null",
+            "",
+            "shop.example.com",
+            "ftp://shop.example.com",
+            "https://shop.example.com/path",
+            "https://shop.example.com/",
+            "https://user:pass@shop.example.com",
+            "https://shop.example.com?x=1",
+            "javascript:alert(1)",
+            "https://",
+        ] {
+            assert_eq!(host(refused), None, "{refused:?}");
+        }
+    }
 }
