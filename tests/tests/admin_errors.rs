@@ -2,26 +2,8 @@
 //! Polish (never the domain's English text), "not found" naming what was looked for, and a
 //! token expiry that is not a number of days refused without creating a token.
 
-use reqwest::redirect::Policy;
-use ssrm_tests::{admin_login, hidden_input as hidden, spawn_app, TestAccount, TestApp};
-
-async fn signed_in(app: &TestApp, account: &TestAccount) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .expect("client");
-    let response = admin_login(
-        app,
-        &client,
-        "",
-        (&account.username, &account.password),
-        Some("/contacts"),
-    )
-    .await;
-    assert_eq!(response.status(), 303, "login");
-    client
-}
+use ssrm_tests::admin_session::{hidden, signed_in};
+use ssrm_tests::{spawn_app, TestApp};
 
 async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (u16, String) {
     let response = client.post(url).form(form).send().await.expect("post");
