@@ -342,21 +342,29 @@ pub fn normalise_domain(input: &str) -> DomainResult<String> {
         field: "domain",
         reason: "not a host name",
     };
-    let mut host = input.trim();
-    if let Some((_, rest)) = host.split_once("://") {
-        host = rest;
-    }
-    host = host.split(['/', '?', '#']).next().unwrap_or_default();
-    if let Some((name, port)) = host.rsplit_once(':') {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            host = name;
-        }
-    }
-    let host = host.trim_end_matches('.');
-    if host.is_empty() {
+    let input = input.trim();
+    if input.is_empty() {
         return Err(DomainError::MissingField { field: "domain" });
     }
-    let ascii = idna::domain_to_ascii(host).map_err(|_| invalid())?;
+    // Typed as a host or pasted as an address: read by the WHATWG URL parser (the one
+    // browsers use for the `Origin` this is matched against), which lowercases the host,
+    // writes an IDN host in punycode and drops port, path and query.
+    let address = if input.contains("://") {
+        input.to_owned()
+    } else {
+        format!("http://{input}")
+    };
+    let ascii = match url::Url::parse(&address) {
+        Ok(url) => match url.host() {
+            Some(url::Host::Domain(domain)) => domain.trim_end_matches('.').to_owned(),
+            Some(url::Host::Ipv4(address)) => address.to_string(),
+            Some(url::Host::Ipv6(_)) | None => return Err(invalid()),
+        },
+        Err(url::ParseError::EmptyHost) => {
+            return Err(DomainError::MissingField { field: "domain" })
+        }
+        Err(_) => return Err(invalid()),
+    };
     if ascii.is_empty()
         || ascii.len() > 253
         || !ascii
@@ -406,6 +414,43 @@ mod tests {
 
     fn store() -> Store {
         Store::open_temporary().expect("temporary store")
+    }
+
+    #[test]
+    fn a_domain_is_read_as_typed_or_pasted_and_stored_in_ascii() {
+        for (typed, stored) in [
+            ("shop.example.com", "shop.example.com"),
+            (
+                "  https://Sklep.Example.com/cennik?x=1 ",
+                "sklep.example.com",
+            ),
+            ("shop.example.com:8443", "shop.example.com"),
+            ("shop.example.com.", "shop.example.com"),
+            ("127.0.0.1", "127.0.0.1"),
+        ] {
+            assert_eq!(normalise_domain(typed).expect(typed), stored, "{typed}");
+        }
+        let idn = normalise_domain("Sklep-Żółw.pl").expect("IDN");
+        assert!(idn.starts_with("xn--") && idn.ends_with(".pl"), "{idn}");
+        assert!(matches!(
+            normalise_domain("  "),
+            Err(DomainError::MissingField { field: "domain" })
+        ));
+        for refused in [
+            "not a host!",
+            "a b.example.com",
+            "[::1]",
+            "http://[::1]:80",
+            "https://",
+        ] {
+            assert!(
+                matches!(
+                    normalise_domain(refused),
+                    Err(DomainError::InvalidField { .. } | DomainError::MissingField { .. })
+                ),
+                "{refused}"
+            );
+        }
     }
 
     fn attempt(throttle: &LoginThrottle, last_octet: u8) -> LoginAttempt<'_> {
