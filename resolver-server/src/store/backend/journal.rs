@@ -33,9 +33,9 @@ use std::time::Instant;
 pub(crate) const JOURNAL_DIR: &str = "journal";
 
 /// A journal file past this size is checkpointed away.
-const CHECKPOINT_BYTES: u64 = 64 * 1024 * 1024;
+const CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
 /// A journal with anything in it is checkpointed at least this often.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 const PUT: u8 = 1;
 const REMOVE: u8 = 2;
