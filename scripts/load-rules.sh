@@ -27,7 +27,7 @@ rules=100
 command -v wrk >/dev/null || { echo "load-rules: wrk is needed (apt-get install wrk)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "load-rules: python3 is needed" >&2; exit 1; }
 cargo build --release -p resolver-server --bin resolver-server >&2
-bin="${LOAD_BIN:-$root/target/release/resolver-server}"
+bin="${LOAD_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/resolver-server}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/ssrm-load-rules.XXXXXX")"
 resolver=""

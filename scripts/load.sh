@@ -30,8 +30,9 @@ command -v python3 >/dev/null || { echo "load: python3 is needed for the import"
 
 cargo build --release -p resolver-server --bin resolver-server --example ceiling >&2
 # LOAD_BIN: measure another build of the resolver (an older commit's, for a before/after).
-bin="${LOAD_BIN:-$root/target/release/resolver-server}"
-ceiling_bin="$root/target/release/examples/ceiling"
+target="${CARGO_TARGET_DIR:-$root/target}"
+bin="${LOAD_BIN:-$target/release/resolver-server}"
+ceiling_bin="$target/release/examples/ceiling"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/ssrm-load.XXXXXX")"
 resolver=""

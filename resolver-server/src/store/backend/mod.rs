@@ -8,10 +8,15 @@
 //! every tree is a table of `(key bytea, value bytea)` ordered like sled (bytea compares as
 //! memcmp), see `pg.rs`.
 
+pub(crate) mod journal;
 pub(crate) mod pg;
 
 use super::StoreError;
+use journal::{Journal, Record};
+use std::cell::RefCell;
 use std::ops::{Bound, RangeBounds};
+use std::path::Path;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// What a tree operation fails with (as `sled::Error` did): `?` makes it a [`StoreError`].
@@ -33,19 +38,48 @@ impl From<sled::Error> for Error {
 /// Keys and values as they come out of a tree (sled's cheap-to-clone byte buffer).
 pub(crate) type IVec = sled::IVec;
 
+/// A sled database and, when it lives in a directory, its journal (`journal.rs`): writes are
+/// durable once the journal is synced, and sled itself is flushed only at checkpoints.
+#[derive(Clone)]
+pub(crate) struct SledDb {
+    db: sled::Db,
+    journal: Option<Arc<Journal>>,
+}
+
 /// The database: the trees and what is global to it (ids, durability, size).
 #[derive(Clone)]
 pub(crate) enum Db {
-    Sled(sled::Db),
+    Sled(SledDb),
     Pg(Arc<pg::Pg>),
 }
 
 impl Db {
+    /// The sled database `db`, opened on `dir` (`None`: a temporary one, without a journal);
+    /// replays what the journal in `dir` holds first. Open `db` with `flush_every_ms(None)`:
+    /// the journal makes writes durable, and sled's own periodic flush would only stall them.
+    pub(crate) fn sled(db: sled::Db, dir: Option<&Path>) -> Result<Db, StoreError> {
+        let journal = match dir {
+            Some(dir) => Some(Arc::new(Journal::open(dir, &db)?)),
+            None => None,
+        };
+        Ok(Db::Sled(SledDb { db, journal }))
+    }
+
     /// A tree (`data`, `auth`, `outbox`), or the default one for `""`.
     pub(crate) fn open_tree(&self, name: &str) -> Result<Tree, StoreError> {
         match self {
-            Db::Sled(db) if name.is_empty() => Ok(Tree::Sled((**db).clone())),
-            Db::Sled(db) => Ok(Tree::Sled(db.open_tree(name)?)),
+            Db::Sled(sled) => {
+                let tree = if name.is_empty() {
+                    (*sled.db).clone()
+                } else {
+                    sled.db.open_tree(name)?
+                };
+                Ok(Tree::Sled(SledTree {
+                    tree,
+                    name: IVec::from(name.as_bytes()),
+                    journal: sled.journal.clone(),
+                }))
+            }
             Db::Pg(pg) => Ok(Tree::Pg(pg::PgTree::new(
                 pg.clone(),
                 pg::Table::named(name)?,
@@ -57,30 +91,71 @@ impl Db {
     /// sequence).
     pub(crate) fn generate_id(&self) -> Result<u64, StoreError> {
         match self {
-            Db::Sled(db) => Ok(db.generate_id()?),
+            Db::Sled(sled) => Ok(sled.db.generate_id()?),
             Db::Pg(pg) => pg.generate_id(),
         }
     }
 
-    /// Makes every write so far durable. On PostgreSQL a commit already is (synchronous
-    /// commit), so there is nothing to do.
+    /// Makes every write so far durable, and on sled also folds the journal into sled's own
+    /// files (a checkpoint: what the CLI, a backup and a stopping server want). On PostgreSQL a
+    /// commit already is durable (synchronous commit), so there is nothing to do.
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
         match self {
-            Db::Sled(db) => db.flush().map(drop).map_err(StoreError::from),
+            Db::Sled(SledDb {
+                db,
+                journal: Some(journal),
+            }) => journal.checkpoint(db),
+            Db::Sled(SledDb { db, journal: None }) => {
+                db.flush().map(drop).map_err(StoreError::from)
+            }
             Db::Pg(_) => Ok(()),
         }
     }
 
+    /// Makes every write so far durable as cheaply as the backend can: on sled, a sync of the
+    /// journal (no lock of sled's held), without a journal sled's flush. What the group commit
+    /// runs.
+    pub(crate) fn sync(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sled(SledDb {
+                journal: Some(journal),
+                ..
+            }) => journal.sync(),
+            Db::Sled(SledDb { db, journal: None }) => {
+                db.flush().map(drop).map_err(StoreError::from)
+            }
+            Db::Pg(_) => Ok(()),
+        }
+    }
+
+    /// The journal's upkeep, called about once a second by a background thread: writes out
+    /// records nobody waits for, and checkpoints when the journal is large or old enough.
+    pub(crate) fn tend_journal(&self) -> Result<(), StoreError> {
+        if let Db::Sled(SledDb {
+            db,
+            journal: Some(journal),
+        }) = self
+        {
+            if journal.has_pending() {
+                journal.sync()?;
+            }
+            if journal.checkpoint_due() {
+                journal.checkpoint(db)?;
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn size_on_disk(&self) -> Result<u64, StoreError> {
         match self {
-            Db::Sled(db) => Ok(db.size_on_disk()?),
+            Db::Sled(sled) => Ok(sled.db.size_on_disk()?),
             Db::Pg(pg) => pg.size_on_disk(),
         }
     }
 
     pub(crate) fn as_sled(&self) -> Option<&sled::Db> {
         match self {
-            Db::Sled(db) => Some(db),
+            Db::Sled(sled) => Some(&sled.db),
             Db::Pg(_) => None,
         }
     }
@@ -93,17 +168,40 @@ impl Db {
     }
 }
 
+/// A sled tree, its name (as the journal records it) and the journal its writes go to.
+#[derive(Clone)]
+pub(crate) struct SledTree {
+    tree: sled::Tree,
+    name: IVec,
+    journal: Option<Arc<Journal>>,
+}
+
+impl SledTree {
+    /// Runs `write` on the tree, ordered with every other write and recorded in the journal
+    /// (without one, just runs it).
+    fn journaled<T>(
+        &self,
+        write: impl FnOnce(&sled::Tree, &mut Record) -> Result<T, sled::Error>,
+    ) -> Result<T, Error> {
+        let outcome = match &self.journal {
+            Some(journal) => journal.write(|record| write(&self.tree, record)),
+            None => write(&self.tree, &mut Record::default()),
+        };
+        outcome.map_err(Error::from)
+    }
+}
+
 /// One ordered map of byte keys to byte values.
 #[derive(Clone)]
 pub(crate) enum Tree {
-    Sled(sled::Tree),
+    Sled(SledTree),
     Pg(pg::PgTree),
 }
 
 impl Tree {
     pub(crate) fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, Error> {
         match self {
-            Tree::Sled(tree) => Ok(tree.get(key)?),
+            Tree::Sled(sled) => Ok(sled.tree.get(key)?),
             Tree::Pg(tree) => tree.get(key.as_ref()).map_err(Error),
         }
     }
@@ -116,7 +214,14 @@ impl Tree {
         value: impl Into<IVec>,
     ) -> Result<(), Error> {
         match self {
-            Tree::Sled(tree) => tree.insert(key, value).map(drop).map_err(Error::from),
+            Tree::Sled(sled) => {
+                let value = value.into();
+                sled.journaled(|tree, record| {
+                    tree.insert(key.as_ref(), value.clone())?;
+                    record.put(&sled.name, key.as_ref(), &value);
+                    Ok(())
+                })
+            }
             Tree::Pg(tree) => tree.insert(key.as_ref(), &value.into()).map_err(Error),
         }
     }
@@ -124,7 +229,13 @@ impl Tree {
     /// Removes `key`, returning what it held.
     pub(crate) fn remove(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, Error> {
         match self {
-            Tree::Sled(tree) => Ok(tree.remove(key)?),
+            Tree::Sled(sled) => sled.journaled(|tree, record| {
+                let removed = tree.remove(key.as_ref())?;
+                if removed.is_some() {
+                    record.remove(&sled.name, key.as_ref());
+                }
+                Ok(removed)
+            }),
             Tree::Pg(tree) => tree.remove(key.as_ref()).map_err(Error),
         }
     }
@@ -137,7 +248,29 @@ impl Tree {
         mut f: impl FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
     ) -> Result<Option<IVec>, Error> {
         match self {
-            Tree::Sled(tree) => Ok(tree.fetch_and_update(key, f)?),
+            Tree::Sled(SledTree {
+                tree,
+                journal: None,
+                ..
+            }) => Ok(tree.fetch_and_update(key, f)?),
+            // Writes are ordered by the journal's lock, so nothing changes the key between the
+            // read and the write.
+            Tree::Sled(sled) => sled.journaled(|tree, record| {
+                let key = key.as_ref();
+                let previous = tree.get(key)?;
+                match f(previous.as_deref()) {
+                    Some(value) => {
+                        record.put(&sled.name, key, &value);
+                        tree.insert(key, value)?;
+                    }
+                    None if previous.is_some() => {
+                        tree.remove(key)?;
+                        record.remove(&sled.name, key);
+                    }
+                    None => {}
+                }
+                Ok(previous)
+            }),
             Tree::Pg(tree) => tree.fetch_and_update(key.as_ref(), &mut f).map_err(Error),
         }
     }
@@ -145,7 +278,7 @@ impl Tree {
     /// Every entry whose key starts with `prefix`, in key order.
     pub(crate) fn scan_prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         match self {
-            Tree::Sled(tree) => Iter::Sled(tree.scan_prefix(prefix)),
+            Tree::Sled(sled) => Iter::Sled(sled.tree.scan_prefix(prefix)),
             Tree::Pg(tree) => {
                 let prefix = prefix.as_ref().to_vec();
                 let end = prefix_end(&prefix);
@@ -157,7 +290,7 @@ impl Tree {
     /// The entries whose keys are in `range`, in key order.
     pub(crate) fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
         match self {
-            Tree::Sled(tree) => Iter::Sled(tree.range(range)),
+            Tree::Sled(sled) => Iter::Sled(sled.tree.range(range)),
             Tree::Pg(tree) => {
                 let owned = |bound: Bound<&K>| match bound {
                     Bound::Included(key) => Bound::Included(key.as_ref().to_vec()),
@@ -172,7 +305,7 @@ impl Tree {
     /// Every entry, in key order.
     pub(crate) fn iter(&self) -> Iter {
         match self {
-            Tree::Sled(tree) => Iter::Sled(tree.iter()),
+            Tree::Sled(sled) => Iter::Sled(sled.tree.iter()),
             Tree::Pg(tree) => Iter::Pg(tree.iter_between(Bound::Unbounded, Bound::Unbounded)),
         }
     }
@@ -180,16 +313,22 @@ impl Tree {
     /// Applies every insert and remove of `batch` atomically.
     pub(crate) fn apply_batch(&self, batch: Batch) -> Result<(), Error> {
         match self {
-            Tree::Sled(tree) => {
+            Tree::Sled(sled) => sled.journaled(|tree, record| {
                 let mut sled_batch = sled::Batch::default();
                 for (key, value) in batch.ops {
                     match value {
-                        Some(value) => sled_batch.insert(key, value),
-                        None => sled_batch.remove(key),
+                        Some(value) => {
+                            record.put(&sled.name, &key, &value);
+                            sled_batch.insert(key, value);
+                        }
+                        None => {
+                            record.remove(&sled.name, &key);
+                            sled_batch.remove(key);
+                        }
                     }
                 }
-                Ok(tree.apply_batch(sled_batch)?)
-            }
+                tree.apply_batch(sled_batch)
+            }),
             Tree::Pg(tree) => tree.apply_batch(batch).map_err(Error),
         }
     }
@@ -197,7 +336,7 @@ impl Tree {
     /// How many entries the tree holds (walks it on sled: not for a request path).
     pub(crate) fn len(&self) -> Result<usize, Error> {
         match self {
-            Tree::Sled(tree) => Ok(tree.len()),
+            Tree::Sled(sled) => Ok(sled.tree.len()),
             Tree::Pg(tree) => tree.len().map_err(Error),
         }
     }
@@ -320,8 +459,16 @@ pub(crate) enum TransactionError<E> {
 /// One tree as seen from inside a transaction: reads see the transaction's own writes, and
 /// the writes become visible to others all at once, at commit.
 pub(crate) enum TransactionalTree {
-    Sled(sled::transaction::TransactionalTree),
+    Sled(SledTxTree),
     Pg(pg::TxTree),
+}
+
+/// A sled tree inside a transaction, with the journal record its writes are described in (the
+/// record is cleared when the body runs again after a conflict).
+pub(crate) struct SledTxTree {
+    tree: sled::transaction::TransactionalTree,
+    name: IVec,
+    record: Rc<RefCell<Record>>,
 }
 
 fn from_sled_unabortable(
@@ -343,7 +490,7 @@ impl TransactionalTree {
         key: impl AsRef<[u8]>,
     ) -> Result<Option<IVec>, UnabortableTransactionError> {
         match self {
-            TransactionalTree::Sled(tree) => tree.get(key).map_err(from_sled_unabortable),
+            TransactionalTree::Sled(sled) => sled.tree.get(key).map_err(from_sled_unabortable),
             TransactionalTree::Pg(tree) => tree.get(key.as_ref()),
         }
     }
@@ -355,10 +502,16 @@ impl TransactionalTree {
         value: impl Into<IVec>,
     ) -> Result<(), UnabortableTransactionError> {
         match self {
-            TransactionalTree::Sled(tree) => tree
-                .insert(key, value)
-                .map(drop)
-                .map_err(from_sled_unabortable),
+            TransactionalTree::Sled(sled) => {
+                let value = value.into();
+                sled.record
+                    .borrow_mut()
+                    .put(&sled.name, key.as_ref(), &value);
+                sled.tree
+                    .insert(key, value)
+                    .map(drop)
+                    .map_err(from_sled_unabortable)
+            }
             TransactionalTree::Pg(tree) => {
                 tree.insert(key.as_ref(), value.into());
                 Ok(())
@@ -381,7 +534,10 @@ impl TransactionalTree {
         key: impl AsRef<[u8]> + Into<IVec>,
     ) -> Result<Option<IVec>, UnabortableTransactionError> {
         match self {
-            TransactionalTree::Sled(tree) => tree.remove(key).map_err(from_sled_unabortable),
+            TransactionalTree::Sled(sled) => {
+                sled.record.borrow_mut().remove(&sled.name, key.as_ref());
+                sled.tree.remove(key).map_err(from_sled_unabortable)
+            }
             TransactionalTree::Pg(tree) => tree.remove(key.as_ref()),
         }
     }
@@ -394,39 +550,69 @@ pub(crate) fn transaction<T, E>(
     second: &Tree,
     body: impl Fn(&TransactionalTree, &TransactionalTree) -> ConflictableTransactionResult<T, E>,
 ) -> Result<T, TransactionError<E>> {
-    use sled::transaction as st;
-    use sled::Transactional;
     match (first, second) {
-        (Tree::Sled(first), Tree::Sled(second)) => (first, second)
-            .transaction(|(a, b)| {
-                let a = TransactionalTree::Sled(a.clone());
-                let b = TransactionalTree::Sled(b.clone());
-                body(&a, &b).map_err(|error| match error {
-                    ConflictableTransactionError::Abort(error) => {
-                        st::ConflictableTransactionError::Abort(error)
-                    }
-                    ConflictableTransactionError::Conflict => {
-                        st::ConflictableTransactionError::Conflict
-                    }
-                    ConflictableTransactionError::Storage(StoreError::Database(error)) => {
-                        st::ConflictableTransactionError::Storage(error)
-                    }
-                    ConflictableTransactionError::Storage(other) => {
-                        st::ConflictableTransactionError::Storage(sled::Error::Unsupported(
-                            other.to_string(),
-                        ))
-                    }
-                })
-            })
-            .map_err(|error| match error {
-                st::TransactionError::Abort(error) => TransactionError::Abort(error),
-                st::TransactionError::Storage(error) => {
-                    TransactionError::Storage(StoreError::Database(error))
+        (Tree::Sled(first), Tree::Sled(second)) => match &first.journal {
+            Some(journal) => journal.write(|record| {
+                let written = Rc::new(RefCell::new(Record::default()));
+                let outcome = sled_transaction(first, second, &written, &body);
+                if outcome.is_ok() {
+                    *record = written.take();
                 }
+                outcome
             }),
+            None => sled_transaction(first, second, &Rc::default(), &body),
+        },
         (Tree::Pg(first), Tree::Pg(second)) => pg::transaction(first, second, body),
         _ => Err(TransactionError::Storage(StoreError::Corrupt(
             "a transaction over trees of two databases".into(),
         ))),
     }
+}
+
+/// One sled transaction over two trees, describing its writes in `written` (as of the run
+/// that committed).
+fn sled_transaction<T, E>(
+    first: &SledTree,
+    second: &SledTree,
+    written: &Rc<RefCell<Record>>,
+    body: &impl Fn(&TransactionalTree, &TransactionalTree) -> ConflictableTransactionResult<T, E>,
+) -> Result<T, TransactionError<E>> {
+    use sled::transaction as st;
+    use sled::Transactional;
+    (&first.tree, &second.tree)
+        .transaction(|(a, b)| {
+            written.borrow_mut().clear();
+            let a = TransactionalTree::Sled(SledTxTree {
+                tree: a.clone(),
+                name: first.name.clone(),
+                record: Rc::clone(written),
+            });
+            let b = TransactionalTree::Sled(SledTxTree {
+                tree: b.clone(),
+                name: second.name.clone(),
+                record: Rc::clone(written),
+            });
+            body(&a, &b).map_err(|error| match error {
+                ConflictableTransactionError::Abort(error) => {
+                    st::ConflictableTransactionError::Abort(error)
+                }
+                ConflictableTransactionError::Conflict => {
+                    st::ConflictableTransactionError::Conflict
+                }
+                ConflictableTransactionError::Storage(StoreError::Database(error)) => {
+                    st::ConflictableTransactionError::Storage(error)
+                }
+                ConflictableTransactionError::Storage(other) => {
+                    st::ConflictableTransactionError::Storage(sled::Error::Unsupported(
+                        other.to_string(),
+                    ))
+                }
+            })
+        })
+        .map_err(|error| match error {
+            st::TransactionError::Abort(error) => TransactionError::Abort(error),
+            st::TransactionError::Storage(error) => {
+                TransactionError::Storage(StoreError::Database(error))
+            }
+        })
 }
