@@ -28,7 +28,7 @@ struct Manifest {
 
 /// Copies `from` into `to` (created), files and directories, skipping sockets and anything else
 /// that is not a regular file (the control socket). Returns the bytes copied.
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
     std::fs::create_dir_all(to)?;
     let mut bytes = 0;
     for entry in std::fs::read_dir(from)? {

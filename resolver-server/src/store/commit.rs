@@ -182,21 +182,6 @@ mod tests {
         Db::sled(db, Some(dir)).expect("journal")
     }
 
-    /// The files as a crash would leave them: sled's as far as sled wrote them, the journal's
-    /// as far as it was synced.
-    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-        std::fs::create_dir_all(to).expect("dir");
-        for entry in std::fs::read_dir(from).expect("read") {
-            let entry = entry.expect("entry");
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy_dir(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).expect("copy");
-            }
-        }
-    }
-
     #[test]
     fn concurrent_writers_are_all_answered_and_their_writes_survive_a_crash() {
         let dir = tempfile::tempdir().expect("dir");
@@ -219,7 +204,9 @@ mod tests {
         });
         assert_eq!(committer.waiting(), 0);
         let crashed = tempfile::tempdir().expect("copy");
-        copy_dir(dir.path(), crashed.path());
+        // The files as a crash would leave them: sled's as far as sled wrote them, the journal's
+        // as far as it was synced.
+        crate::store::backup::copy_tree(dir.path(), crashed.path()).expect("copy");
         drop(committer);
         drop((tree, db));
         let reopened = open(crashed.path());

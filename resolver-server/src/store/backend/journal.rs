@@ -333,6 +333,7 @@ impl Journal {
     }
 
     /// Whether records wait to be written.
+    #[cfg(test)]
     pub(crate) fn has_pending(&self) -> bool {
         !self.pending.lock().borrow().is_empty()
     }
@@ -420,26 +421,9 @@ mod tests {
     }
 
     /// What a crash leaves: the journal files as they are, sled as it last flushed. Simulated by
-    /// copying the directory while both are open (sled's files then hold only what it flushed).
+    /// copying the directory while both are open (sled's files then hold only what it wrote).
     fn crash_copy(from: &Path, to: &Path) {
-        for entry in walk(from) {
-            let target = to.join(entry.strip_prefix(from).expect("inside"));
-            std::fs::create_dir_all(target.parent().expect("parent")).expect("dir");
-            std::fs::copy(&entry, &target).expect("copy");
-        }
-    }
-
-    fn walk(dir: &Path) -> Vec<PathBuf> {
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).expect("read") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                files.extend(walk(&path));
-            } else {
-                files.push(path);
-            }
-        }
-        files
+        crate::store::backup::copy_tree(from, to).expect("copy");
     }
 
     #[test]
@@ -515,6 +499,33 @@ mod tests {
         let (db, _journal) = open(copy.path());
         assert_eq!(db.get(b"a").expect("get").as_deref(), Some(&b"1"[..]));
         assert_eq!(db.get(b"b").expect("get").as_deref(), Some(&b"2"[..]));
+    }
+
+    #[test]
+    fn damage_in_a_file_that_newer_files_follow_refuses_to_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        let journal_dir = dir.path().join(JOURNAL_DIR);
+        std::fs::create_dir_all(&journal_dir).expect("dir");
+        let ops = record(&[(b"", b"k", Some(b"v"))]).ops;
+        let mut framed = (ops.len() as u32).to_be_bytes().to_vec();
+        framed.extend_from_slice(&crc32fast::hash(&ops).to_be_bytes());
+        framed.extend_from_slice(&ops);
+        let mut damaged = framed.clone();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 1;
+        std::fs::write(journal_dir.join(file_name(0)), &damaged).expect("write");
+        std::fs::write(journal_dir.join(file_name(1)), &framed).expect("write");
+        let db = sled::Config::new().path(dir.path()).open().expect("db");
+        match Journal::open(dir.path(), &db) {
+            Err(StoreError::Corrupt(message)) => assert!(message.contains(&file_name(0))),
+            Err(other) => panic!("expected a corrupt journal, got {other}"),
+            Ok(_) => panic!("a journal damaged before its newest file was opened"),
+        }
+        assert_eq!(
+            db.get(b"k").expect("get"),
+            None,
+            "nothing after the damage applied"
+        );
     }
 
     #[test]

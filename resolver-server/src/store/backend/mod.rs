@@ -136,9 +136,7 @@ impl Db {
             journal: Some(journal),
         }) = self
         {
-            if journal.has_pending() {
-                journal.sync()?;
-            }
+            journal.sync()?;
             if journal.checkpoint_due() {
                 journal.checkpoint(db)?;
             }
