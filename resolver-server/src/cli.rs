@@ -103,6 +103,9 @@ pub enum AdminCommand {
     /// Print the account's audit log of erasures, oldest first: time, action, contact id,
     /// who, through which call (no personal data).
     Audit { account: String },
+    /// Rebuild the account's contact search index from the stored contacts (a sled store; on
+    /// PostgreSQL searches are answered by the database); prints how many were indexed.
+    Reindex { account: String },
     /// Delete the account's page views and events older than its retention period now (the
     /// server also does it hourly); prints what was deleted as JSON.
     Purge { account: String },
@@ -502,6 +505,14 @@ pub fn run_admin(
             )?;
             serde_json::to_writer_pretty(&mut *out, &export)?;
             writeln!(out)?;
+            Ok(())
+        }
+        AdminCommand::Reindex { account: name } => {
+            let account = account(store, &name)?;
+            match domain::reindex_contacts(store, account.id)? {
+                Some(indexed) => writeln!(out, "{indexed} contacts indexed")?,
+                None => writeln!(out, "this store has no search index to rebuild")?,
+            }
             Ok(())
         }
         AdminCommand::Purge { account: name } => {

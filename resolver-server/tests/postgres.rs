@@ -16,50 +16,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{stdout as ok, BINARY};
+use common::{admin, admin_url, fresh_database, stdout as ok, BINARY};
 
 const ORIGIN: &str = "https://shop.example.com";
-
-/// The administrative URL, or `None` (and a message) when the tests are not wired to a server.
-fn admin_url() -> Option<String> {
-    match std::env::var("SSRM_TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped: SSRM_TEST_DATABASE_URL is not set (scripts/postgres.sh sets it)");
-            None
-        }
-    }
-}
-
-/// Runs one statement on the administrative connection.
-fn admin(url: &str, sql: &str) {
-    let sql = sql.to_owned();
-    let url = url.to_owned();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .expect("connect as administrator");
-            tokio::spawn(connection);
-            client.batch_execute(&sql).await.expect("statement");
-        });
-    })
-    .join()
-    .expect("admin thread");
-}
-
-/// A new empty database; returns its name and URL.
-fn fresh_database(admin_url: &str) -> (String, String) {
-    let name = format!("ssrm_test_{}", uuid::Uuid::new_v4().simple());
-    admin(admin_url, &format!("CREATE DATABASE {name}"));
-    let mut url = url::Url::parse(admin_url).expect("a postgres:// URL");
-    url.set_path(&format!("/{name}"));
-    (name, url.to_string())
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

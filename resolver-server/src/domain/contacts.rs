@@ -410,15 +410,7 @@ impl Search {
             return true;
         }
         let phrase = self.phrase.as_str();
-        let texts = [
-            &contact.first_name,
-            &contact.last_name,
-            &contact.company,
-            &contact.tax_id,
-            &contact.address,
-            &contact.city,
-            &contact.description,
-        ];
+        let texts = contact.searched_texts();
         contact.phone.as_str().contains(phrase)
             || contact
                 .email
@@ -428,6 +420,22 @@ impl Search {
                 .iter()
                 .any(|text| text.to_lowercase().contains(phrase))
     }
+}
+
+/// `candidates` (in id order) with the contacts whose phone is the one the phrase reads as,
+/// which a text index cannot find when it was typed in another form (`500 600 700`).
+fn with_phone_matches(
+    store: &Store,
+    account: AccountId,
+    search: &Search,
+    mut candidates: Vec<Contact>,
+) -> DomainResult<Vec<Contact>> {
+    if let Some(phone) = &search.phone {
+        candidates.extend(store.contacts_by_phone(account, phone)?);
+        candidates.sort_by_key(|contact| contact.id);
+        candidates.dedup_by_key(|contact| contact.id);
+    }
+    Ok(candidates)
 }
 
 /// Lists the account's contacts: filtered by group and search phrase, sorted, one page.
@@ -450,12 +458,33 @@ pub fn list_contacts(
         None => None,
     };
     let keep = |contact: &Contact| search.as_ref().is_none_or(|search| search.matches(contact));
+    let in_group = |contact: &Contact| match query.group {
+        GroupFilter::Any => true,
+        GroupFilter::NoGroup => contact.groups.is_empty(),
+        GroupFilter::Group(id) => contact.groups.contains(&id),
+    };
+    if let GroupFilter::Group(id) = query.group {
+        if !groups.contains_key(&id) {
+            return Err(DomainError::NotFound(Entity::Group));
+        }
+    }
+    // The index's candidates (a superset, in id order) when it can answer, else every
+    // contact of the group or account; either way each is checked against the search.
+    let candidates = match &search {
+        Some(search) => store
+            .contact_candidates(account, &search.phrase, query.group)?
+            .map(|found| with_phone_matches(store, account, search, found))
+            .transpose()?,
+        None => None,
+    };
     let mut contacts = Vec::new();
-    match query.group {
-        GroupFilter::Group(id) => {
-            if !groups.contains_key(&id) {
-                return Err(DomainError::NotFound(Entity::Group));
-            }
+    match (candidates, query.group) {
+        (Some(candidates), _) => contacts.extend(
+            candidates
+                .into_iter()
+                .filter(|contact| in_group(contact) && keep(contact)),
+        ),
+        (None, GroupFilter::Group(id)) => {
             for member in store.group_member_ids(account, id) {
                 if let Some(contact) = store.contact(account, member?)? {
                     if keep(&contact) {
@@ -464,11 +493,10 @@ pub fn list_contacts(
                 }
             }
         }
-        GroupFilter::Any | GroupFilter::NoGroup => {
+        (None, GroupFilter::Any | GroupFilter::NoGroup) => {
             for contact in store.contacts(account) {
                 let contact = contact?;
-                if (query.group == GroupFilter::Any || contact.groups.is_empty()) && keep(&contact)
-                {
+                if in_group(&contact) && keep(&contact) {
                     contacts.push(contact);
                 }
             }
@@ -490,6 +518,13 @@ pub fn list_contacts(
             contact,
         }),
     )
+}
+
+/// Rebuilds the search index's entries of the account's contacts (`resolver-server reindex`);
+/// how many were indexed, `None` when the store has no index (PostgreSQL searches in the
+/// database).
+pub fn reindex_contacts(store: &Store, account: AccountId) -> DomainResult<Option<u64>> {
+    Ok(store.reindex_contacts(account)?)
 }
 
 /// The contacts a caller's number belongs to, however the PBX wrote it (`0123456789`,

@@ -45,9 +45,9 @@ pub use campaigns::{
 };
 pub use contacts::{
     add_contact, contacts_by_caller_number, delete_contacts, edit_contact, edit_contact_with,
-    groups_of_phone, import_contacts, list_contacts, view_contact, Blanks, ContactInput,
-    ContactListItem, ContactQuery, ContactSort, GroupFilter, ImportReport, PhoneGroup,
-    PhoneReading,
+    groups_of_phone, import_contacts, list_contacts, reindex_contacts, view_contact, Blanks,
+    ContactInput, ContactListItem, ContactQuery, ContactSort, GroupFilter, ImportReport,
+    PhoneGroup, PhoneReading,
 };
 pub use deliveries::{
     apply_local_action, may_text, pending_delivery, record_attempt, retry_gap, rule_log,

@@ -153,6 +153,20 @@ pub struct Contact {
 }
 
 impl Contact {
+    /// The free-text fields a search looks in besides the phone and e-mail (as typed; a search
+    /// compares them lower-cased).
+    pub fn searched_texts(&self) -> [&str; 7] {
+        [
+            &self.first_name,
+            &self.last_name,
+            &self.company,
+            &self.tax_id,
+            &self.address,
+            &self.city,
+            &self.description,
+        ]
+    }
+
     /// What the contact is called: first and last name, else the company (empty if neither).
     pub fn name(&self) -> String {
         let name = format!("{} {}", self.first_name, self.last_name)

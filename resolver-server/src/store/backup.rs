@@ -27,7 +27,9 @@ struct Manifest {
 }
 
 /// Copies `from` into `to` (created), files and directories, skipping sockets and anything else
-/// that is not a regular file (the control socket). Returns the bytes copied.
+/// that is not a regular file (the control socket), and the search index (`search.rs`: made
+/// from the records, rebuilt when a copy opens without it; its indexing thread writes on while
+/// the store's writes wait). Returns the bytes copied.
 pub(crate) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
     std::fs::create_dir_all(to)?;
     let mut bytes = 0;
@@ -35,7 +37,9 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
         let entry = entry?;
         let kind = entry.file_type()?;
         let target = to.join(entry.file_name());
-        if kind.is_dir() {
+        if kind.is_dir() && entry.file_name() == super::search::SEARCH_DIR {
+            continue;
+        } else if kind.is_dir() {
             bytes += copy_tree(&entry.path(), &target)?;
         } else if kind.is_file() && entry.file_name() != SOCKET_NAME {
             bytes += std::fs::copy(entry.path(), &target)?;

@@ -64,6 +64,74 @@ impl Store {
         self.contacts_under(account, keys::email_index(account, email.as_str()))
     }
 
+    /// The contacts of `account` (in `group`) whose searched texts may contain `phrase`
+    /// (lowercased): a superset of the matches, in id order, that the caller checks against
+    /// each contact. `None` when no index can answer: sled without one, an index being built,
+    /// a phrase under three characters, or the index failed (logged); the caller scans.
+    /// sled asks the search index (`search.rs`); PostgreSQL its trigram index (migration V2).
+    pub fn contact_candidates(
+        &self,
+        account: AccountId,
+        phrase: &str,
+        group: crate::domain::GroupFilter,
+    ) -> Result<Option<Vec<Contact>>, StoreError> {
+        if self.scan_only {
+            return Ok(None);
+        }
+        if let Some(pg) = self.db.as_pg() {
+            let Some(pattern) = search::like_pattern(phrase) else {
+                return Ok(None);
+            };
+            return pg
+                .contact_records_like(&keys::contacts(account), &pattern)?
+                .iter()
+                .map(|value| decode(value))
+                .collect::<Result<Vec<Contact>, _>>()
+                .map(Some);
+        }
+        let Some(index) = self.search.as_ref() else {
+            return Ok(None);
+        };
+        let ids = match index.candidates(account, phrase, group) {
+            Ok(Some(ids)) => ids,
+            Ok(None) => return Ok(None),
+            Err(error) => {
+                tracing::error!(%error, "search index failed; scanning instead");
+                return Ok(None);
+            }
+        };
+        let mut contacts = Vec::with_capacity(ids.len());
+        for id in ids {
+            contacts.extend(self.contact(account, id)?);
+        }
+        Ok(Some(contacts))
+    }
+
+    /// Makes the search index's entries of `account` again from its contacts and returns how
+    /// many there are, once searches see them; `None` on a store without an index.
+    pub fn reindex_contacts(&self, account: AccountId) -> Result<Option<u64>, StoreError> {
+        self.search
+            .as_ref()
+            .map(|index| index.reindex(account))
+            .transpose()
+    }
+
+    /// Whether searches are answered by the index now (false on a store without one, and
+    /// while it is built).
+    pub fn search_ready(&self) -> bool {
+        self.search.as_ref().is_some_and(|index| index.is_ready())
+    }
+
+    /// This store with every search reading the whole account (no index of sled's or
+    /// PostgreSQL's): for comparing the index with the scan (tests, benchmarks). Writes through
+    /// it still reach the index.
+    pub fn scan_only(&self) -> Store {
+        Store {
+            scan_only: true,
+            ..self.clone()
+        }
+    }
+
     /// Every contact of the account in id order (oldest first).
     pub fn contacts(
         &self,

@@ -103,6 +103,15 @@ pub fn contact(account: AccountId, id: ContactId) -> Vec<u8> {
     with_u64(start(account, CONTACT, 8), id.0)
 }
 
+/// The account and id of a contact record's key (`None` for any other key).
+pub fn contact_of(key: &[u8]) -> Option<(AccountId, ContactId)> {
+    if key.len() != 17 || key[8] != CONTACT {
+        return None;
+    }
+    let account = u64::from_be_bytes(key[..8].try_into().ok()?);
+    Some((AccountId(account), ContactId(trailing_id(key)?)))
+}
+
 pub fn contacts(account: AccountId) -> Vec<u8> {
     start(account, CONTACT, 0)
 }
@@ -520,6 +529,16 @@ pub mod auth {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contact_keys_are_what_the_postgresql_search_index_covers() {
+        // migrations/V2__contact_search.sql: `length(key) = 17 AND get_byte(key, 8) = 16`.
+        let key = contact(AccountId(3), ContactId(u64::MAX));
+        assert_eq!(key.len(), 17);
+        assert_eq!(key[8], 16);
+        assert_eq!(contact_of(&key), Some((AccountId(3), ContactId(u64::MAX))));
+        assert_eq!(contact_of(&contacts(AccountId(3))), None);
+    }
 
     #[test]
     fn no_account_prefix_contains_another_accounts_keys() {

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod migrate;
 mod privacy;
 mod rules;
+pub mod search;
 mod sessions;
 mod traffic;
 mod visits;
@@ -52,6 +53,9 @@ pub enum StoreError {
     Busy,
     #[error("flush failed: {0}")]
     Flush(String),
+    /// The contact search index (`store/search.rs`) failed; searches fall back to a scan.
+    #[error("search index: {0}")]
+    Search(String),
     /// PostgreSQL could not be reached or refused the statement (a lost connection, a
     /// restarting server): the request fails with the API's storage error, the pool reconnects.
     #[error("database unavailable: {0}")]
@@ -93,6 +97,9 @@ fn account_id_from(value: &[u8]) -> Result<AccountId, StoreError> {
     Ok(AccountId(u64::from_be_bytes(bytes)))
 }
 
+/// The tree of tenant records (`keys`), the one the search index follows.
+const DATA_TREE: &str = "data";
+
 /// The store, on sled or PostgreSQL (`store/backend/`). Cheap to clone; clones share the
 /// database and its flusher.
 #[derive(Clone)]
@@ -115,6 +122,11 @@ pub struct Store {
     rule_cache: rules::RuleCache,
     /// Woken whenever a delivery is queued, so the worker need not poll.
     outbox_signal: std::sync::Arc<tokio::sync::Notify>,
+    /// The contact search index of a sled store in a directory (`None`: temporary or
+    /// PostgreSQL, where searches scan).
+    search: Option<search::SearchIndex>,
+    /// Searches read every contact, whatever index there is ([`Store::scan_only`]).
+    scan_only: bool,
 }
 
 pub use backend::pg::DEFAULT_POOL;
@@ -146,6 +158,27 @@ impl Store {
     /// Like [`Store::open`], with sled's page cache limited to `cache_mb` megabytes (sled's
     /// own default is 1 GiB; the cache is most of the server's memory).
     pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
+        let mut store = Store::open_sled(dir, cache_mb)?;
+        let index = search::SearchIndex::open(&dir.join(search::SEARCH_DIR), store.data.clone())?;
+        store.db.observe_writes(index.observer());
+        store.search = Some(index);
+        Ok(store)
+    }
+
+    /// Like [`Store::open`] without the contact search index: every search reads the whole
+    /// account. For measuring what the index costs (benchmarks). The directory's index is
+    /// deleted, as it would fall behind; the next [`Store::open`] builds it again.
+    pub fn open_unindexed(dir: &Path) -> Result<Store, StoreError> {
+        let index = dir.join(search::SEARCH_DIR);
+        if index.exists() {
+            std::fs::remove_dir_all(&index).map_err(|error| {
+                StoreError::Search(format!("cannot remove {}: {error}", index.display()))
+            })?;
+        }
+        Store::open_sled(dir, DEFAULT_CACHE_MB)
+    }
+
+    fn open_sled(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
         // No periodic flush of sled's own: the journal makes writes durable (see
         // `backend/journal.rs`), and a sled flush stalls every transaction while it runs.
         let db = sled::Config::new()
@@ -182,7 +215,7 @@ impl Store {
         dir: Option<PathBuf>,
         committer: Option<Arc<commit::GroupCommit>>,
     ) -> Result<Store, StoreError> {
-        let data = db.open_tree("data")?;
+        let data = db.open_tree(DATA_TREE)?;
         let auth = db.open_tree("auth")?;
         let meta = db.open_tree("")?;
         let outbox = db.open_tree("outbox")?;
@@ -197,6 +230,8 @@ impl Store {
             outbox,
             rule_cache: rules::RuleCache::default(),
             outbox_signal: std::sync::Arc::default(),
+            search: None,
+            scan_only: false,
         })
     }
 
@@ -211,6 +246,9 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         let started = Instant::now();
         self.db.flush()?;
+        if let Some(search) = &self.search {
+            search.flush_clean()?;
+        }
         crate::telemetry::store_flushed(started.elapsed());
         Ok(())
     }

@@ -49,3 +49,60 @@ pub fn stdout(output: &Output) -> String {
     );
     String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
 }
+
+// ----- PostgreSQL (SSRM_TEST_DATABASE_URL, set by scripts/postgres.sh) -----
+
+/// The administrative URL, or `None` (and a message) when the tests are not wired to a server.
+pub fn admin_url() -> Option<String> {
+    match std::env::var("SSRM_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: SSRM_TEST_DATABASE_URL is not set (scripts/postgres.sh sets it)");
+            None
+        }
+    }
+}
+
+/// Runs one statement (or several, `;`-separated) on the administrative connection.
+pub fn admin(url: &str, sql: &str) {
+    sql_text(url, sql);
+}
+
+/// Runs `sql` (one or more statements) on `url` and returns the first column of every row
+/// they answer, one line each (EXPLAIN's plan).
+pub fn sql_text(url: &str, sql: &str) -> String {
+    let sql = sql.to_owned();
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(connection);
+            let messages = client.simple_query(&sql).await.expect("statement");
+            messages
+                .iter()
+                .filter_map(|message| match message {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    })
+    .join()
+    .expect("database thread")
+}
+
+/// A new empty database; returns its name and URL.
+pub fn fresh_database(admin_url: &str) -> (String, String) {
+    let name = format!("ssrm_test_{}", uuid::Uuid::new_v4().simple());
+    admin(admin_url, &format!("CREATE DATABASE {name}"));
+    let mut url = url::Url::parse(admin_url).expect("a postgres:// URL");
+    url.set_path(&format!("/{name}"));
+    (name, url.to_string())
+}

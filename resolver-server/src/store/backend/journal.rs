@@ -107,6 +107,9 @@ pub(crate) struct Journal {
     current: Mutex<Current>,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
+    /// Told of each write's keys (the search index). Weak: the observer reads the store, so a
+    /// strong reference would keep the database open forever.
+    observer: std::sync::OnceLock<std::sync::Weak<dyn super::WriteObserver>>,
 }
 
 fn io_error(what: &str, path: &Path, error: std::io::Error) -> StoreError {
@@ -264,6 +267,7 @@ impl Journal {
             pending: ReentrantMutex::new(RefCell::new(Vec::new())),
             current: Mutex::new(current),
             checkpointing: Mutex::new(()),
+            observer: std::sync::OnceLock::new(),
         })
     }
 
@@ -293,6 +297,13 @@ impl Journal {
         let mut record = Record::default();
         let outcome = write(&mut record);
         if outcome.is_ok() && !record.ops.is_empty() {
+            if let Some(observer) = self.observer.get().and_then(std::sync::Weak::upgrade) {
+                for_each_op(&record.ops, &mut |op| match op {
+                    Op::Put { tree, key, .. } | Op::Remove { tree, key } => {
+                        observer.written(tree, key)
+                    }
+                });
+            }
             let mut pending = pending.borrow_mut();
             let length = u32::try_from(record.ops.len()).expect("a record is under 4 GiB");
             pending.extend_from_slice(&length.to_be_bytes());
@@ -300,6 +311,13 @@ impl Journal {
             pending.extend_from_slice(&record.ops);
         }
         outcome
+    }
+
+    /// Tells `observer` of every write from now on (once; a second observer is ignored).
+    pub(crate) fn observe(&self, observer: std::sync::Weak<dyn super::WriteObserver>) {
+        if self.observer.set(observer).is_err() {
+            tracing::warn!("the journal already has an observer; a second one is ignored");
+        }
     }
 
     /// Writes every record appended so far to the file and syncs it: every write that returned

@@ -38,6 +38,13 @@ impl From<sled::Error> for Error {
 /// Keys and values as they come out of a tree (sled's cheap-to-clone byte buffer).
 pub(crate) type IVec = sled::IVec;
 
+/// Told of every write to a journaled sled database, in the order sled applied them, while
+/// the write still holds the journal's lock: keep it short.
+pub(crate) trait WriteObserver: Send + Sync {
+    /// `key` of `tree` was put or removed.
+    fn written(&self, tree: &[u8], key: &[u8]);
+}
+
 /// A sled database and, when it lives in a directory, its journal (`journal.rs`): writes are
 /// durable once the journal is synced, and sled itself is flushed only at checkpoints.
 #[derive(Clone)]
@@ -63,6 +70,18 @@ impl Db {
             None => None,
         };
         Ok(Db::Sled(SledDb { db, journal }))
+    }
+
+    /// Tells `observer` of every write from now on, while it lives (sled in a directory only;
+    /// elsewhere nothing).
+    pub(crate) fn observe_writes(&self, observer: std::sync::Weak<dyn WriteObserver>) {
+        if let Db::Sled(SledDb {
+            journal: Some(journal),
+            ..
+        }) = self
+        {
+            journal.observe(observer);
+        }
     }
 
     /// A tree (`data`, `auth`, `outbox`), or the default one for `""`.

@@ -371,6 +371,27 @@ impl Pg {
         query_on(&client, sql, params).map_err(|error| unavailable(&error))
     }
 
+    /// The contact records under `contacts` (an account's contact prefix, `keys::contacts`)
+    /// whose stored JSON matches `pattern` (SQL `ILIKE`, backslash escapes), in key order: what a
+    /// contact search asks PostgreSQL, answered through migration V2's trigram index. The
+    /// index covers keys of 17 bytes whose ninth is 0x10, which `keys::contact` makes (a test
+    /// there holds it to that).
+    pub(crate) fn contact_records_like(
+        &self,
+        contacts: &[u8],
+        pattern: &str,
+    ) -> Result<Vec<IVec>, StoreError> {
+        let rows = self.query(
+            "SELECT value FROM tenant_data WHERE account_id = $1 AND length(key) = 17 \
+             AND get_byte(key, 8) = 16 AND ssrm_record_text(value) ILIKE $2 ORDER BY key",
+            &[&account_of(contacts), &pattern],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| IVec::from(row.get::<_, Vec<u8>>(0)))
+            .collect())
+    }
+
     /// Tries to become the one node doing `job` now (a session advisory lock held by one
     /// pooled connection for as long as the returned guard lives).
     pub(crate) fn try_lock(&self, job: i64) -> Result<Option<JobLock>, StoreError> {

@@ -1,0 +1,433 @@
+//! The contact search index (`store/search.rs`) against the scan it replaces: the same pages
+//! for every query on a generated account of 20,000 contacts, changes found at once, and an
+//! index rebuilt when its files are gone or a crash left it behind the store.
+
+use resolver_server::domain::{
+    self, Actor, ContactId, ContactInput, ContactQuery, ContactSort, Erasing, GroupFilter, Order,
+    Paging, Principal,
+};
+use resolver_server::store::Store;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+mod common;
+
+const FIRST: [&str; 8] = [
+    "Anna",
+    "Jan",
+    "Zofia",
+    "Piotr",
+    "Łucja",
+    "Krzysztof",
+    "Ewa",
+    "Grzegorz",
+];
+const LAST: [&str; 8] = [
+    "Kowalski",
+    "Nowak",
+    "Wiśniewska",
+    "Wójcik",
+    "KAMIŃSKI",
+    "Lewandowska",
+    "Zieliński",
+    "Szymańska",
+];
+const COMPANY: [&str; 5] = [
+    "",
+    "Acme sp. z o.o.",
+    "Żabka Polska",
+    "ORLEN",
+    "Bank Śląski",
+];
+const CITY: [&str; 6] = ["Warszawa", "Kraków", "Łódź", "Wrocław", "Poznań", "Gdańsk"];
+
+/// A deterministic generator (an LCG): the same account on every run.
+struct Numbers(u64);
+
+impl Numbers {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % below as u64) as usize
+    }
+}
+
+fn contact(n: usize, numbers: &mut Numbers) -> ContactInput {
+    let first = FIRST[numbers.next(FIRST.len())];
+    let last = LAST[numbers.next(LAST.len())];
+    ContactInput {
+        phone: Some(format!(
+            "+48 5{:02} {:03} {:03}",
+            n % 100,
+            (n / 100) % 1000,
+            n % 997
+        )),
+        email: (!n.is_multiple_of(3))
+            .then(|| format!("{}.{}{n}@Example.com", first.to_lowercase(), n % 50)),
+        first_name: Some(first.into()),
+        last_name: Some(format!("{last}{}", n % 1000)),
+        company: Some(COMPANY[numbers.next(COMPANY.len())].into()),
+        tax_id: n.is_multiple_of(7).then(|| format!("PL{:010}", n * 7919)),
+        address: Some(format!("ul. Długa {}", n % 250)),
+        city: Some(CITY[numbers.next(CITY.len())].into()),
+        description: n.is_multiple_of(11).then(|| format!("Klient VIP nr {n}")),
+        ..ContactInput::default()
+    }
+}
+
+fn principal(store: &Store) -> Principal {
+    let account = domain::create_account(store, "shop", None).expect("account");
+    Principal {
+        account: account.id,
+        username: None,
+    }
+}
+
+/// Contacts whose texts lower-case in ways a search engine may not: the Kelvin sign (to `k`),
+/// `İ` (to two characters), quotes and backslashes (escaped in JSON), `%` and `_` (SQL
+/// wildcards).
+fn awkward() -> Vec<ContactInput> {
+    vec![
+        named("Marta", "\u{212A}owalska", "600900001"),
+        named("Ayşe", "İstanbullu", "600900002"),
+        ContactInput {
+            company: Some("Studio \"Kwadrat\" \\ Koło".into()),
+            ..named("Olga", "Cudzysłów", "600900003")
+        },
+        ContactInput {
+            description: Some("rabat 50%_stały".into()),
+            ..named("Igor", "Procent", "600900004")
+        },
+    ]
+}
+
+/// Phrases for [`awkward`] contacts (and others).
+const AWKWARD_PHRASES: [&str; 10] = [
+    "kowalska",
+    "\u{212A}owalska",
+    "i\u{307}stanbul",
+    "stanbullu",
+    "\"kwadrat\"",
+    "\\ koło",
+    "kwadrat",
+    "50%_st",
+    "0%_",
+    "cudzysł",
+];
+
+/// Fills the account with `count` contacts (and the [`awkward`] ones): imported in groups of
+/// 5,000, and every tenth one added on its own, in no group.
+fn fill(store: &Store, principal: &Principal, count: usize) {
+    for input in awkward() {
+        domain::add_contact(store, principal, &input).expect("add");
+    }
+    let mut numbers = Numbers(7);
+    let inputs: Vec<ContactInput> = (0..count).map(|n| contact(n, &mut numbers)).collect();
+    let (alone, grouped): (Vec<_>, Vec<_>) = inputs
+        .into_iter()
+        .enumerate()
+        .partition(|(n, _)| n % 10 == 0);
+    for input in alone.iter().map(|(_, input)| input) {
+        domain::add_contact(store, principal, input).expect("add");
+    }
+    let grouped: Vec<ContactInput> = grouped.into_iter().map(|(_, input)| input).collect();
+    for (n, chunk) in grouped.chunks(5_000).enumerate() {
+        domain::import_contacts(store, principal, &format!("import {n}"), chunk).expect("import");
+    }
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(dir).expect("store opens")
+}
+
+fn wait_until_ready(store: &Store) {
+    let started = Instant::now();
+    while !store.search_ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the search index was not built within a minute"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The ids and count of one page of `query`, through `store`.
+fn page(store: &Store, principal: &Principal, query: &ContactQuery) -> (Vec<ContactId>, u64) {
+    let page = domain::list_contacts(store, principal.account, query).expect("list");
+    let ids = page.items.iter().map(|item| item.contact.id).collect();
+    (ids, page.total)
+}
+
+/// Asserts that `query` answers the same through the index as through the scan.
+fn same_as_scan(store: &Store, principal: &Principal, query: &ContactQuery) -> u64 {
+    let indexed = page(store, principal, query);
+    let scanned = page(&store.scan_only(), principal, query);
+    assert_eq!(indexed, scanned, "{query:?}");
+    indexed.1
+}
+
+fn search(phrase: &str) -> ContactQuery {
+    ContactQuery {
+        search: Some(phrase.into()),
+        paging: Paging::new(Some(1), Some(500)),
+        ..ContactQuery::default()
+    }
+}
+
+#[test]
+fn searches_of_twenty_thousand_contacts_answer_as_the_scan_does() {
+    let dir = tempfile::tempdir().expect("dir");
+    let principal = {
+        let store = open(dir.path());
+        let principal = principal(&store);
+        fill(&store, &principal, 20_000);
+        store.flush().expect("flush");
+        principal
+    };
+    // Reopened after a clean close: every contact is in the committed index, none pending.
+    let store = open(dir.path());
+    assert!(store.search_ready(), "a cleanly closed index opens ready");
+    let groups = domain::list_groups(&store, principal.account, &Default::default())
+        .expect("groups")
+        .items;
+    let phrases = [
+        "kowalski123",
+        "Kowalski12",
+        "WIŚNIEWSKA",
+        "wiśniewska99",
+        "kamiński",
+        "ewa.4",
+        "@example.com",
+        "Example",
+        "500 123",
+        "+48501",
+        "5010",
+        "48 501 002 003",
+        "acme",
+        "żabka pol",
+        "bank śl",
+        "pl00000",
+        "łódź",
+        "ul. długa 17",
+        "vip nr 1",
+        "no such phrase",
+        "zz",
+        "k",
+    ]
+    .into_iter()
+    .chain(AWKWARD_PHRASES);
+    let mut found_some = 0;
+    for phrase in phrases {
+        for group in [
+            GroupFilter::Any,
+            GroupFilter::NoGroup,
+            GroupFilter::Group(groups[1].id),
+        ] {
+            let query = ContactQuery {
+                group,
+                ..search(phrase)
+            };
+            if same_as_scan(&store, &principal, &query) > 0 {
+                found_some += 1;
+            }
+        }
+    }
+    assert!(found_some > 30, "the phrases find contacts ({found_some})");
+    // Sorted, both ways, on later pages.
+    for sort in [
+        "first_name",
+        "last_name",
+        "phone",
+        "company",
+        "email",
+        "city",
+    ] {
+        for order in [Order::Ascending, Order::Descending] {
+            for page_number in [1, 3] {
+                let query = ContactQuery {
+                    sort: ContactSort::parse(sort),
+                    order,
+                    paging: Paging::new(Some(page_number), Some(50)),
+                    ..search("kowalski")
+                };
+                same_as_scan(&store, &principal, &query);
+            }
+        }
+    }
+}
+
+fn named(first: &str, last: &str, phone: &str) -> ContactInput {
+    ContactInput {
+        phone: Some(phone.into()),
+        first_name: Some(first.into()),
+        last_name: Some(last.into()),
+        ..ContactInput::default()
+    }
+}
+
+fn found(store: &Store, principal: &Principal, phrase: &str) -> Vec<ContactId> {
+    let (ids, total) = page(store, principal, &search(phrase));
+    assert_eq!(ids.len() as u64, total);
+    ids
+}
+
+#[test]
+fn additions_edits_and_deletions_are_found_at_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(dir.path());
+    let principal = principal(&store);
+    fill(&store, &principal, 300);
+    let added = domain::add_contact(
+        &store,
+        &principal,
+        &named("Zofia", "Brzęczyszczykiewicz", "600100200"),
+    )
+    .expect("add");
+    assert_eq!(found(&store, &principal, "brzęczyszczy"), vec![added.id]);
+    let edit = ContactInput {
+        last_name: Some("Grzmot".into()),
+        ..named("Zofia", "", "600100200")
+    };
+    domain::edit_contact(&store, &principal, added.id, &edit).expect("edit");
+    assert!(found(&store, &principal, "brzęczyszczy").is_empty());
+    assert_eq!(found(&store, &principal, "grzmot"), vec![added.id]);
+    // Once the indexing thread has committed the edit, the same.
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(found(&store, &principal, "brzęczyszczy").is_empty());
+    assert_eq!(found(&store, &principal, "grzmot"), vec![added.id]);
+    let erasing = Erasing::new(Actor::Operator, "test");
+    domain::delete_contacts(&store, principal.account, &[added.id], &erasing).expect("delete");
+    assert!(found(&store, &principal, "grzmot").is_empty());
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(found(&store, &principal, "grzmot").is_empty());
+    assert!(
+        found(&store, &principal, "zofia").len() > 1,
+        "the others remain"
+    );
+}
+
+#[test]
+fn an_index_whose_files_are_deleted_is_rebuilt_on_open() {
+    let dir = tempfile::tempdir().expect("dir");
+    let principal = {
+        let store = open(dir.path());
+        let principal = principal(&store);
+        fill(&store, &principal, 2_000);
+        store.flush().expect("flush");
+        principal
+    };
+    let index = dir.path().join(resolver_server::store::search::SEARCH_DIR);
+    std::fs::remove_dir_all(&index).expect("delete the index");
+    let store = open(dir.path());
+    wait_until_ready(&store);
+    assert!(index.join("meta.json").exists(), "the index was made again");
+    for phrase in ["kowalski1", "example.com", "łódź", "+48500"] {
+        assert!(
+            same_as_scan(&store, &principal, &search(phrase)) > 0,
+            "{phrase}"
+        );
+    }
+}
+
+/// Copies a directory tree, as a crash would leave it (the files as they are now).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else if entry.file_name() != ".tantivy-writer.lock" {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn an_index_behind_the_store_after_a_crash_is_rebuilt() {
+    let dir = tempfile::tempdir().expect("dir");
+    let crashed = tempfile::tempdir().expect("dir");
+    let store = open(dir.path());
+    let principal = principal(&store);
+    fill(&store, &principal, 1_000);
+    store.flush().expect("flush");
+    // Written after the last clean commit, and (most likely) not yet committed to the index
+    // when the files are copied; the journal makes them durable.
+    let late = domain::add_contact(
+        &store,
+        &principal,
+        &named("Ostatni", "Spóźniony", "600300400"),
+    )
+    .expect("add");
+    store.probe().expect("the journal synced");
+    copy_tree(dir.path(), crashed.path());
+    drop(store);
+    let store = open(crashed.path());
+    wait_until_ready(&store);
+    assert_eq!(found(&store, &principal, "spóźnion"), vec![late.id]);
+    assert!(same_as_scan(&store, &principal, &search("kowalski")) > 0);
+}
+
+#[test]
+fn reindex_makes_an_accounts_entries_again() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(dir.path());
+    let principal = principal(&store);
+    fill(&store, &principal, 500);
+    assert_eq!(
+        domain::reindex_contacts(&store, principal.account).expect("reindex"),
+        Some(500 + awkward().len() as u64)
+    );
+    assert!(same_as_scan(&store, &principal, &search("nowak")) > 0);
+    let temporary = Store::open_temporary().expect("store");
+    let other = principal_of(&temporary);
+    assert_eq!(
+        domain::reindex_contacts(&temporary, other.account).expect("reindex"),
+        None,
+        "a temporary store has no index"
+    );
+}
+
+fn principal_of(store: &Store) -> Principal {
+    principal(store)
+}
+
+#[test]
+fn postgresql_searches_answer_as_the_scan_does() {
+    let Some(admin_url) = common::admin_url() else {
+        return;
+    };
+    let (_, url) = common::fresh_database(&admin_url);
+    let store = Store::connect(&url, 4).expect("connect");
+    let principal = principal(&store);
+    fill(&store, &principal, 3_000);
+    let phrases = [
+        "kowalski12",
+        "ewa.4",
+        "@example.com",
+        "+48501",
+        "łódź",
+        "acme",
+        "zz",
+    ];
+    let mut found_some = 0;
+    for phrase in phrases.into_iter().chain(AWKWARD_PHRASES) {
+        if same_as_scan(&store, &principal, &search(phrase)) > 0 {
+            found_some += 1;
+        }
+    }
+    assert!(found_some >= 12, "the phrases find contacts ({found_some})");
+    // The trigram index answers (not a sequential scan of the table).
+    let plan = common::sql_text(
+        &url,
+        &format!(
+            "ANALYZE tenant_data; EXPLAIN SELECT value FROM tenant_data WHERE account_id = {} \
+             AND length(key) = 17 AND get_byte(key, 8) = 16 \
+             AND ssrm_record_text(value) ILIKE '%owals%' ORDER BY key",
+            principal.account.0
+        ),
+    );
+    assert!(plan.contains("tenant_contact_trigrams"), "{plan}");
+}
