@@ -5,7 +5,7 @@
 //! headline figure carries `data-metric` and holds only its number, for scripts and tests.
 
 use super::pages::{event_item, layout, page_view_item, pager, time, urlencode, Chrome};
-use super::{html as respond, internal, page, Admin};
+use super::{html as respond, off_workers, page, Admin};
 use crate::domain::{
     self, day_start, Dashboard, DayPoint, Paging, Period, Suid, TimelineEntry, VisitorDetail,
     VisitorQuery, VisitorRow,
@@ -47,16 +47,13 @@ async fn dashboard(
         .unwrap_or_default();
     let site = chosen(query.domain.as_deref());
     let account = admin.0.account;
-    let store = state.store.clone();
     let now = domain::now_millis();
-    match web::block(move || {
-        domain::traffic_dashboard(&store, account, period, site.as_deref(), now)
-    })
-    .await
-    {
-        Ok(Ok(dashboard)) => page(dashboard_page(&admin.chrome(), &dashboard)),
-        Ok(Err(error)) => internal(&error),
-        Err(error) => internal(&error),
+    let dashboard = off_workers(&state, move |store| {
+        domain::traffic_dashboard(store, account, period, site.as_deref(), now)
+    });
+    match dashboard.await {
+        Ok(dashboard) => page(dashboard_page(&admin.chrome(), &dashboard)),
+        Err(failed) => failed,
     }
 }
 
@@ -294,10 +291,9 @@ async fn visitors(
         paging: Paging::new(query.page, Some(50)),
     };
     let account = admin.0.account;
-    let store = state.store.clone();
     let shown = wanted.clone();
-    let listed = web::block(move || -> domain::DomainResult<_> {
-        let page = domain::list_visitors(&store, account, &shown)?;
+    let listed = off_workers(&state, move |store| -> domain::DomainResult<_> {
+        let page = domain::list_visitors(store, account, &shown)?;
         let domains: Vec<String> = store
             .domains(account)?
             .into_iter()
@@ -307,9 +303,8 @@ async fn visitors(
     })
     .await;
     match listed {
-        Ok(Ok((found, domains))) => page(visitors_page(&admin.chrome(), &wanted, &found, &domains)),
-        Ok(Err(error)) => internal(&error),
-        Err(error) => internal(&error),
+        Ok((found, domains)) => page(visitors_page(&admin.chrome(), &wanted, &found, &domains)),
+        Err(failed) => failed,
     }
 }
 
@@ -404,13 +399,15 @@ async fn visitor(
         return not_found();
     };
     let account = admin.0.account;
-    let store = state.store.clone();
     let paging = Paging::new(query.page, Some(50));
-    match web::block(move || domain::view_visitor(&store, account, suid, paging)).await {
-        Ok(Ok(Some(detail))) => page(visitor_page(&admin.chrome(), &detail)),
-        Ok(Ok(None)) => not_found(),
-        Ok(Err(error)) => internal(&error),
-        Err(error) => internal(&error),
+    match off_workers(&state, move |store| {
+        domain::view_visitor(store, account, suid, paging)
+    })
+    .await
+    {
+        Ok(Some(detail)) => page(visitor_page(&admin.chrome(), &detail)),
+        Ok(None) => not_found(),
+        Err(failed) => failed,
     }
 }
 
