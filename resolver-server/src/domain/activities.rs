@@ -132,26 +132,14 @@ pub fn contact_activities(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::delete_contacts;
     use crate::domain::privacy::operator;
-    use crate::domain::{add_contact, create_account, delete_contacts, ContactInput};
+    use crate::domain::shop_fixture::shop_with_contact;
 
     #[test]
     fn activities_belong_to_an_existing_contact_and_carry_their_author() {
-        let store = Store::open_temporary().expect("store");
-        let account = create_account(&store, "shop", None).expect("account").id;
-        let principal = Principal {
-            account,
-            username: Some("operator".into()),
-        };
-        let contact = add_contact(
-            &store,
-            &principal,
-            &ContactInput {
-                phone: Some("500600700".into()),
-                ..Default::default()
-            },
-        )
-        .expect("contact");
+        let (store, principal, contact) = shop_with_contact(Some("operator"));
+        let account = principal.account;
         add_activity(
             &store,
             &principal,
