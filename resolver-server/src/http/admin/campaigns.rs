@@ -3,10 +3,10 @@
 use super::*;
 
 pub(super) async fn campaigns(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match domain::list_campaigns(&state.store, admin.0.account) {
-        Ok(campaigns) => page(pages::campaigns(&admin.chrome(), &campaigns, None)),
-        Err(error) => internal(&error),
-    }
+    shown(
+        domain::list_campaigns(&state.store, admin.0.account),
+        |campaigns| pages::campaigns(&admin.chrome(), &campaigns, None),
+    )
 }
 
 pub(super) async fn add_campaign(

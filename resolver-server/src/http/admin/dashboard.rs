@@ -57,6 +57,22 @@ async fn dashboard(
     }
 }
 
+/// A titled section of counts, each cell named by its `data-metric` (what the tests read).
+fn figures(title: &str, rows: &[(&str, &str, u64)]) -> Markup {
+    html! {
+        section {
+            h2 { (title) }
+            table.figures {
+                tbody {
+                    @for (label, metric, count) in rows {
+                        tr { th { (label) } td data-metric=(metric) { (count) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `2026-11-23` of a day.
 fn date(day: domain::Day) -> String {
     time(day_start(day))
@@ -122,26 +138,16 @@ fn dashboard_page(chrome: &Chrome, dashboard: &Dashboard) -> Markup {
                 }
             }
             div.columns {
-                section {
-                    h2 { "Jak zidentyfikowano" }
-                    table.figures {
-                        tbody {
-                            tr { th { "Rejestracja (suid w contacts/add)" } td data-metric="identified-signup" { (totals.identified.sign_up) } }
-                            tr { th { "trackUser" } td data-metric="identified-trackuser" { (totals.identified.track_user) } }
-                            tr { th { "trackUser z weryfikacją (HMAC)" } td data-metric="identified-verified" { (totals.identified.verified_track_user) } }
-                        }
-                    }
-                }
-                section {
-                    h2 { "Wyniki trackUser" }
-                    table.figures {
-                        tbody {
-                            tr { th { "Znaleziono" } td data-metric="trackuser-found" { (totals.track_user.found) } }
-                            tr { th { "Nie znaleziono" } td data-metric="trackuser-not-found" { (totals.track_user.not_found) } }
-                            tr { th { "Odmowa (zła wartość, brak podpisu, limit)" } td data-metric="trackuser-refused" { (totals.track_user.refused) } }
-                        }
-                    }
-                }
+                (figures("Jak zidentyfikowano", &[
+                    ("Rejestracja (suid w contacts/add)", "identified-signup", totals.identified.sign_up),
+                    ("trackUser", "identified-trackuser", totals.identified.track_user),
+                    ("trackUser z weryfikacją (HMAC)", "identified-verified", totals.identified.verified_track_user),
+                ]))
+                (figures("Wyniki trackUser", &[
+                    ("Znaleziono", "trackuser-found", totals.track_user.found),
+                    ("Nie znaleziono", "trackuser-not-found", totals.track_user.not_found),
+                    ("Odmowa (zła wartość, brak podpisu, limit)", "trackuser-refused", totals.track_user.refused),
+                ]))
             }
             div.columns {
                 section {

@@ -100,6 +100,15 @@ fn page(markup: Markup) -> HttpResponse {
     html(StatusCode::OK, markup)
 }
 
+/// The page `render` makes of what was read, or the server-failure page (logged) when reading
+/// failed.
+fn shown<T>(read: domain::DomainResult<T>, render: impl FnOnce(T) -> Markup) -> HttpResponse {
+    match read {
+        Ok(found) => page(render(found)),
+        Err(error) => internal(&error),
+    }
+}
+
 fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))

@@ -2,7 +2,7 @@
 //! confirmation), the access export (a JSON download from the card), the audit log of
 //! deletions and the account's retention period. Every form carries the session's CSRF token.
 
-use super::pages::{layout, time, Chrome};
+use super::pages::{csrf_field, layout, time, Chrome};
 use super::{
     checked_form, forbidden, html, internal, not_found, page, saved, Admin, HasCsrf, Posted,
 };
@@ -20,10 +20,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/domains/browser-signals", web::post().to(browser_signals))
         .route("/audit", web::get().to(audit))
         .route("/audit/retention", web::post().to(set_retention));
-}
-
-fn csrf_field(csrf: &str) -> Markup {
-    html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
 /// The card's data-protection buttons: export and erase (the browser asks to confirm).

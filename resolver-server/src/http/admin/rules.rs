@@ -3,8 +3,8 @@
 //! (last 100 firings and delivery outcomes), and the SMS gateway settings. Every form carries
 //! the session's CSRF token.
 
-use super::pages::{layout, time, Chrome};
-use super::{durable, html, internal, page, saved, see_other, Admin, HasCsrf, Posted};
+use super::pages::{csrf_field, layout, time, Chrome};
+use super::{durable, html, internal, saved, see_other, shown, Admin, HasCsrf, Posted};
 use crate::domain::{
     self, Delivery, DeliveryState, Firing, GatewayCredentials, Group, Rule, RuleError, RuleId,
     RuleState, RuleStats, SmsGateway,
@@ -28,10 +28,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/rules/{id}", web::post().to(edit_rule))
         .route("/rules/{id}/switch", web::post().to(switch))
         .route("/rules/{id}/delete", web::post().to(delete));
-}
-
-fn csrf_field(csrf: &str) -> Markup {
-    html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
 /// The form of a new rule: the common cases as fields, or the whole JSON.
@@ -163,10 +159,9 @@ fn list_view(state: &AppState, admin: &Admin) -> domain::DomainResult<ListView> 
 }
 
 async fn rules(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match list_view(&state, &admin) {
-        Ok(view) => page(list_page(&admin.chrome(), &view, &[], None)),
-        Err(error) => internal(&error),
-    }
+    shown(list_view(&state, &admin), |view| {
+        list_page(&admin.chrome(), &view, &[], None)
+    })
 }
 
 fn refused(admin: &Admin, state: &AppState, notes: &[String], error: &str) -> HttpResponse {
@@ -347,10 +342,9 @@ async fn set_gateway(
             if let Err(failed) = durable(&state.store).await {
                 return failed;
             }
-            match list_view(&state, &admin) {
-                Ok(view) => page(list_page(&admin.chrome(), &view, &[warning], None)),
-                Err(error) => internal(&error),
-            }
+            shown(list_view(&state, &admin), |view| {
+                list_page(&admin.chrome(), &view, &[warning], None)
+            })
         }
         Err(RuleError::Invalid { path, message }) => refused(
             &admin,

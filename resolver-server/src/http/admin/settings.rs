@@ -7,10 +7,10 @@ use super::*;
 const MAX_TOKEN_DAYS: u32 = 36_500;
 
 pub(super) async fn groups(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match domain::all_groups(&state.store, admin.0.account) {
-        Ok(groups) => page(pages::groups(&admin.chrome(), &groups, None)),
-        Err(error) => internal(&error),
-    }
+    shown(
+        domain::all_groups(&state.store, admin.0.account),
+        |groups| pages::groups(&admin.chrome(), &groups, None),
+    )
 }
 
 pub(super) async fn add_group(
@@ -37,15 +37,10 @@ pub(super) async fn domains(
     admin: Admin,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match domain::list_domains(&state.store, admin.0.account) {
-        Ok(domains) => page(pages::domains(
-            &admin.chrome(),
-            &domains,
-            &resolver_url(&request),
-            None,
-        )),
-        Err(error) => internal(&error),
-    }
+    shown(
+        domain::list_domains(&state.store, admin.0.account),
+        |domains| pages::domains(&admin.chrome(), &domains, &resolver_url(&request), None),
+    )
 }
 
 pub(super) async fn add_domain(
@@ -79,10 +74,10 @@ pub(super) async fn verification(
 }
 
 pub(super) async fn tokens(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match domain::list_tokens(&state.store, admin.0.account) {
-        Ok(tokens) => page(pages::tokens(&admin.chrome(), &tokens, None)),
-        Err(error) => internal(&error),
-    }
+    shown(
+        domain::list_tokens(&state.store, admin.0.account),
+        |tokens| pages::tokens(&admin.chrome(), &tokens, None),
+    )
 }
 
 pub(super) async fn create_token(
@@ -111,10 +106,9 @@ pub(super) async fn create_token(
             if let Err(failed) = durable(&state.store).await {
                 return failed;
             }
-            match domain::list_tokens(&state.store, account) {
-                Ok(tokens) => page(pages::tokens(&admin.chrome(), &tokens, Some(&token.secret))),
-                Err(error) => internal(&error),
-            }
+            shown(domain::list_tokens(&state.store, account), |tokens| {
+                pages::tokens(&admin.chrome(), &tokens, Some(&token.secret))
+            })
         }
         Err(error) => internal(&error),
     }
