@@ -1,8 +1,28 @@
 //! An admin-pages session as a browser holds it: cookies kept, redirects not followed, and the
 //! CSRF token of the page a form came from.
 
-use crate::{TestAccount, TestApp};
+use crate::{admin_login, TestAccount, TestApp};
 use reqwest::redirect::Policy;
+
+/// The value of the first hidden input named `name` in a page (`&amp;` decoded).
+pub use crate::hidden_input as hidden;
+
+/// The HTML of the admin page at `path`, whatever its status.
+pub async fn page_html(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    client
+        .get(app.url(path))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html")
+}
+
+/// The CSRF token the forms of the admin page at `path` carry.
+pub async fn form_token(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    hidden(&page_html(client, app, path).await, "csrf")
+}
 
 /// A client signed in to the admin pages as `account`.
 pub async fn signed_in(app: &TestApp, account: &TestAccount) -> reqwest::Client {
@@ -11,40 +31,8 @@ pub async fn signed_in(app: &TestApp, account: &TestAccount) -> reqwest::Client 
         .redirect(Policy::none())
         .build()
         .expect("client");
-    let form = client
-        .get(app.url("login"))
-        .send()
-        .await
-        .expect("login page")
-        .text()
-        .await
-        .expect("html");
-    let csrf = hidden(&form, "csrf");
-    let response = client
-        .post(app.url("login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", account.username.as_str()),
-            ("password", account.password.as_str()),
-            ("next", "/contacts"),
-        ])
-        .send()
-        .await
-        .expect("login");
+    let credentials = (account.username.as_str(), account.password.as_str());
+    let response = admin_login(app, &client, "", credentials, Some("/contacts")).await;
     assert_eq!(response.status(), 303, "login");
     client
-}
-
-/// The value of the first hidden input named `name` in a page.
-pub fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + marker.len();
-    html[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
 }

@@ -242,6 +242,13 @@ impl TestApp {
         response.json().await.expect("JSON answer")
     }
 
+    /// [`TestApp::call`] for a call that creates something (`groups/add.json`,
+    /// `contacts/add.json`…): the `id` of its answer, `Null` when there is none (so a test that
+    /// uses it as an id still fails).
+    pub async fn created(&self, token: &str, path: &str, body: Value) -> Value {
+        self.call(token, path, body).await["id"].clone()
+    }
+
     /// POSTs a form body given as raw `application/x-www-form-urlencoded` text.
     pub async fn form(&self, path: &str, body: &str) -> Value {
         let response = self

@@ -3,26 +3,8 @@
 
 use reqwest::redirect::Policy;
 use serde_json::json;
-use ssrm_tests::{admin_login, hidden_input as hidden, spawn_app, TestAccount, TestApp};
-
-/// A browser-like client (cookies kept, redirects not followed) signed in as `account`.
-async fn signed_in(app: &TestApp, account: &TestAccount) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .expect("client");
-    let response = login(
-        app,
-        &client,
-        &account.username,
-        &account.password,
-        "/contacts",
-    )
-    .await;
-    assert_eq!(response.status(), 303, "login");
-    client
-}
+use ssrm_tests::admin_session::{form_token, hidden, signed_in};
+use ssrm_tests::{admin_login, spawn_app, TestApp};
 
 async fn login(
     app: &TestApp,
@@ -164,7 +146,8 @@ async fn forms_without_the_csrf_token_are_refused_and_change_nothing() {
 async fn a_contact_named_like_a_script_renders_as_text() {
     let app = spawn_app().await;
     let shop = app.account("shop");
-    let id = app.call(&shop.token, "contacts/add.json", json!({"phone": "500600700", "first_name": "<script>alert(1)</script>", "description": "\"><img src=x onerror=alert(2)>"})).await["id"].clone();
+    let id = app.created(&shop.token, "contacts/add.json", json!({"phone": "500600700", "first_name": "<script>alert(1)</script>", "description": "\"><img src=x onerror=alert(2)>"}))
+.await;
     let client = signed_in(&app, &shop).await;
     for url in [
         app.url(&format!("card?id={id}&typecont=contact")),
@@ -189,13 +172,12 @@ async fn search_by_phone_in_another_format_lists_the_contact_with_card_and_telf_
     let app = spawn_app().await;
     let shop = app.account("shop");
     let id = app
-        .call(
+        .created(
             &shop.token,
             "contacts/add.json",
             json!({"phone": "+48500600700", "first_name": "Jan", "last_name": "Kowalski"}),
         )
-        .await["id"]
-        .clone();
+        .await;
     app.call(
         &shop.token,
         "contacts/add.json",
@@ -219,10 +201,10 @@ async fn the_card_shows_fields_groups_source_and_the_logged_call() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let group = app
-        .call(&shop.token, "groups/add.json", json!({"name": "VIP"}))
-        .await["id"]
-        .clone();
-    let id = app.call(&shop.token, "contacts/add.json", json!({"phone": "500600700", "first_name": "Jan", "email": "jan@example.com", "group_id": group})).await["id"].clone();
+        .created(&shop.token, "groups/add.json", json!({"name": "VIP"}))
+        .await;
+    let id = app.created(&shop.token, "contacts/add.json", json!({"phone": "500600700", "first_name": "Jan", "email": "jan@example.com", "group_id": group}))
+.await;
     let logged = app
         .client
         .post(app.url("rest"))
@@ -264,13 +246,12 @@ async fn one_account_never_sees_or_changes_anothers_contacts() {
     let a = app.account("alpha");
     let b = app.account("beta");
     let id = app
-        .call(
+        .created(
             &a.token,
             "contacts/add.json",
             json!({"phone": "500600700", "first_name": "Ala"}),
         )
-        .await["id"]
-        .clone();
+        .await;
     let client = signed_in(&app, &b).await;
     assert_eq!(
         page(&client, &app.url(&format!("card?id={id}&typecont=contact")))
@@ -288,8 +269,7 @@ async fn one_account_never_sees_or_changes_anothers_contacts() {
     assert!(!list.contains("Ala"));
     let (_, search) = page(&client, &app.url("search?phone=500600700")).await;
     assert!(search.contains("Wyniki: 0"));
-    let (_, tokens) = page(&client, &app.url("tokens")).await;
-    let csrf = hidden(&tokens, "csrf");
+    let csrf = form_token(&client, &app, "tokens").await;
     let response = client
         .post(app.url(&format!("contacts/{id}/edit")))
         .form(&[
@@ -312,21 +292,19 @@ async fn editing_a_contact_can_clear_fields_and_set_groups() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let group = app
-        .call(
+        .created(
             &shop.token,
             "groups/add.json",
             json!({"name": "Newsletter"}),
         )
-        .await["id"]
-        .clone();
+        .await;
     let id = app
-        .call(
+        .created(
             &shop.token,
             "contacts/add.json",
             json!({"phone": "500600700", "first_name": "Jan", "city": "Kraków"}),
         )
-        .await["id"]
-        .clone();
+        .await;
     let client = signed_in(&app, &shop).await;
     let (_, form) = page(&client, &app.url(&format!("contacts/{id}/edit"))).await;
     let csrf = hidden(&form, "csrf");
@@ -377,8 +355,7 @@ async fn domains_show_the_snippet_and_switch_verification() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let client = signed_in(&app, &shop).await;
-    let (_, domains) = page(&client, &app.url("domains")).await;
-    let csrf = hidden(&domains, "csrf");
+    let csrf = form_token(&client, &app, "domains").await;
     let added = client
         .post(app.url("domains"))
         .form(&[
@@ -430,8 +407,7 @@ async fn a_token_is_shown_once_and_can_be_revoked() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let client = signed_in(&app, &shop).await;
-    let (_, tokens) = page(&client, &app.url("tokens")).await;
-    let csrf = hidden(&tokens, "csrf");
+    let csrf = form_token(&client, &app, "tokens").await;
     let created = client
         .post(app.url("tokens"))
         .form(&[("csrf", csrf.as_str()), ("expires_days", "30")])
@@ -472,8 +448,7 @@ async fn logout_ends_the_session() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let client = signed_in(&app, &shop).await;
-    let (_, contacts) = page(&client, &app.url("contacts")).await;
-    let csrf = hidden(&contacts, "csrf");
+    let csrf = form_token(&client, &app, "contacts").await;
     let response = client
         .post(app.url("logout"))
         .form(&[("csrf", csrf.as_str())])
@@ -489,8 +464,7 @@ async fn campaigns_are_created_and_given_statuses_in_the_admin_pages() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let client = signed_in(&app, &shop).await;
-    let (_, list) = page(&client, &app.url("campaigns")).await;
-    let csrf = hidden(&list, "csrf");
+    let csrf = form_token(&client, &app, "campaigns").await;
     let created = client
         .post(app.url("campaigns"))
         .form(&[("csrf", csrf.as_str()), ("name", "Oddzwonienia")])

@@ -2,8 +2,8 @@
 //! Polish (never the domain's English text), "not found" naming what was looked for, and a
 //! token expiry that is not a number of days refused without creating a token.
 
-use ssrm_tests::admin_session::{hidden, signed_in};
-use ssrm_tests::{spawn_app, TestApp};
+use ssrm_tests::admin_session::{form_token, signed_in};
+use ssrm_tests::spawn_app;
 
 async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (u16, String) {
     let response = client.post(url).form(form).send().await.expect("post");
@@ -11,18 +11,6 @@ async fn post(client: &reqwest::Client, url: String, form: &[(&str, &str)]) -> (
         response.status().as_u16(),
         response.text().await.expect("html"),
     )
-}
-
-async fn form_token(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
-    let html = client
-        .get(app.url(path))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    hidden(&html, "csrf")
 }
 
 #[tokio::test]

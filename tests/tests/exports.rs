@@ -4,7 +4,7 @@
 //! and the card's campaigns.
 
 use resolver_server::domain::{self, ContactId, ContactInput};
-use ssrm_tests::admin_session::signed_in;
+use ssrm_tests::admin_session::{page_html, signed_in};
 use ssrm_tests::{spawn_app, TestAccount, TestApp};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -109,34 +109,21 @@ async fn a_campaigns_records_are_listed_filtered_and_downloaded_and_the_card_nam
     domain::add_records(&app.store, shop.id(), &campaign.id, &records).expect("records");
     let admin = signed_in(&app, &shop).await;
 
-    let page = |query: &str| {
-        let admin = admin.clone();
-        let url = app.url(&format!("campaigns/{}{query}", campaign.id));
-        async move {
-            admin
-                .get(url)
-                .send()
-                .await
-                .expect("page")
-                .text()
-                .await
-                .expect("html")
-        }
-    };
-    let all = page("").await;
+    let path = |query: &str| format!("campaigns/{}{query}", campaign.id);
+    let all = page_html(&admin, &app, &path("")).await;
     assert_eq!(
         all.matches("<tr class=\"record\"").count(),
         50,
         "one page of 50"
     );
     assert!(all.contains("Strona 1 z 2"), "paged");
-    let calls = page("?status_id=3&page=2").await;
+    let calls = page_html(&admin, &app, &path("?status_id=3&page=2")).await;
     assert_eq!(
         calls.matches("<tr class=\"record\"").count(),
         2,
         "52 in status 3"
     );
-    let new = page("?status_id=1").await;
+    let new = page_html(&admin, &app, &path("?status_id=1")).await;
     assert_eq!(new.matches("<tr class=\"record\"").count(), 8);
     assert!(new.contains(&format!("/card?id={}&amp;typecont=contact", ids[59])));
 

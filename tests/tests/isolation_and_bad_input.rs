@@ -16,17 +16,15 @@ async fn another_accounts_ids_are_unknown_ids_and_nothing_of_theirs_changes() {
     let a = app.account("alpha");
     let b = app.account("beta");
     let group = app
-        .call(&a.token, "groups/add.json", json!({"name": "A only"}))
-        .await["id"]
-        .clone();
+        .created(&a.token, "groups/add.json", json!({"name": "A only"}))
+        .await;
     let contact = app
-        .call(
+        .created(
             &a.token,
             "contacts/add.json",
             json!({"phone": "500600700", "first_name": "Ala", "group_id": group}),
         )
-        .await["id"]
-        .clone();
+        .await;
     let before = snapshot(&app, &a.token).await;
 
     let attempts = [
@@ -156,13 +154,12 @@ async fn too_long_fields_store_nothing() {
         .await;
     assert_eq!(error_code(&answer), Some(1006));
     let contact = app
-        .call(
+        .created(
             &shop.token,
             "contacts/add.json",
             json!({"phone": "500600700", "city": "Łódź"}),
         )
-        .await["id"]
-        .clone();
+        .await;
     let edit = app
         .call(
             &shop.token,
@@ -242,9 +239,8 @@ async fn concurrent_adds_to_one_group_keep_its_count_exact() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let group = app
-        .call(&shop.token, "groups/add.json", json!({"name": "Race"}))
-        .await["id"]
-        .clone();
+        .created(&shop.token, "groups/add.json", json!({"name": "Race"}))
+        .await;
     let adds = (0..40).map(|n| {
         let body = json!({"phone": format!("5006007{n:02}"), "group_id": group});
         let app = &app;

@@ -66,6 +66,27 @@ async fn add_contact(app: &TestApp, account: &TestAccount, fields: Value) -> Con
     ContactId(answer["id"].as_u64().expect("contact id"))
 }
 
+/// A SerwerSMS gateway (token `gw-token-123`, sender `Sklep`) and a rule that sends `text` to
+/// every new contact through it.
+fn welcome_sms(app: &TestApp, account: &TestAccount, text: &str) -> Receiver {
+    let gateway = Receiver::serwersms();
+    domain::set_sms_gateway(
+        &app.store,
+        account.id(),
+        &gateway.base,
+        GatewayCredentials::Token("gw-token-123".into()),
+        Some("Sklep"),
+    )
+    .expect("gateway");
+    rule(
+        app,
+        account.id(),
+        json!({"name": "Powitanie", "when": {"contact_added": {}},
+        "then": [{"send_sms": {"text": text}}]}),
+    );
+    gateway
+}
+
 fn fired(app: &TestApp, account: AccountId, id: RuleId) -> u64 {
     app.store.rule_stats(account, id).expect("stats").fired
 }
@@ -460,21 +481,7 @@ async fn a_receiver_answering_500_gets_the_same_delivery_again() {
 async fn an_sms_goes_through_the_gateway_as_the_official_client_sends_it() {
     let app = spawn_app().await;
     let shop = app.account("shop");
-    let gateway = Receiver::serwersms();
-    domain::set_sms_gateway(
-        &app.store,
-        shop.id(),
-        &gateway.base,
-        GatewayCredentials::Token("gw-token-123".into()),
-        Some("Sklep"),
-    )
-    .expect("gateway");
-    rule(
-        &app,
-        shop.id(),
-        json!({"name": "Powitanie", "when": {"contact_added": {}},
-        "then": [{"send_sms": {"text": "Dzień dobry {first_name} z {city}!"}}]}),
-    );
+    let gateway = welcome_sms(&app, &shop, "Dzień dobry {first_name} z {city}!");
     let contact = add_contact(
         &app,
         &shop,
@@ -512,21 +519,7 @@ async fn an_sms_goes_through_the_gateway_as_the_official_client_sends_it() {
 async fn a_blacklisted_phone_gets_no_sms_from_a_rule() {
     let app = spawn_app().await;
     let shop = app.account("shop");
-    let gateway = Receiver::serwersms();
-    domain::set_sms_gateway(
-        &app.store,
-        shop.id(),
-        &gateway.base,
-        GatewayCredentials::Token("gw-token-123".into()),
-        Some("Sklep"),
-    )
-    .expect("gateway");
-    rule(
-        &app,
-        shop.id(),
-        json!({"name": "Powitanie", "when": {"contact_added": {}},
-        "then": [{"send_sms": {"text": "Dzień dobry {first_name}!"}}]}),
-    );
+    let gateway = welcome_sms(&app, &shop, "Dzień dobry {first_name}!");
     // Blacklisted through the SerwerSMS API, typed differently from the contact's phone.
     let listed = app
         .call(
@@ -664,15 +657,7 @@ async fn the_admin_pages_create_a_rule_without_json_and_show_its_log_and_the_car
     let key = site(&app, &shop);
     let group = domain::add_group(&app.store, shop.id(), "Ciepli").expect("group");
     let client = ssrm_tests::admin_session::signed_in(&app, &shop).await;
-    let list = client
-        .get(app.url("rules"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
-    let csrf = ssrm_tests::admin_session::hidden(&list, "csrf");
+    let csrf = ssrm_tests::admin_session::form_token(&client, &app, "rules").await;
     let forged = client
         .post(app.url("rules"))
         .form(&[("csrf", "forged"), ("name", "x")])
@@ -731,36 +716,16 @@ async fn the_admin_pages_create_a_rule_without_json_and_show_its_log_and_the_car
     )
     .await;
     settled(&app, shop.id(), contact, 1).await;
-    let rule_page = client
-        .get(app.url(&location))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let rule_page = ssrm_tests::admin_session::page_html(&client, &app, &location).await;
     assert!(rule_page.contains("add_to_group: delivered"), "{rule_page}");
     assert!(
         rule_page.contains("&quot;url_contains&quot;: &quot;/pricing&quot;"),
         "the JSON is shown"
     );
-    let list = client
-        .get(app.url("rules"))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let list = ssrm_tests::admin_session::page_html(&client, &app, "rules").await;
     assert!(list.contains("<td class=\"fired\">1</td>"), "{list}");
-    let card = client
-        .get(app.url(&format!("card?id={contact}")))
-        .send()
-        .await
-        .expect("page")
-        .text()
-        .await
-        .expect("html");
+    let card =
+        ssrm_tests::admin_session::page_html(&client, &app, &format!("card?id={contact}")).await;
     assert!(
         card.contains("Reguła «Cennik 3 razy» → dodano do grupy"),
         "{card}"

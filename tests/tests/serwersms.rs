@@ -205,9 +205,8 @@ async fn group_id_none_lists_only_contacts_without_a_group() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let group = app
-        .call(&shop.token, "groups/add.json", json!({"name": "G"}))
-        .await["id"]
-        .clone();
+        .created(&shop.token, "groups/add.json", json!({"name": "G"}))
+        .await;
     app.call(
         &shop.token,
         "contacts/add.json",
@@ -302,21 +301,18 @@ async fn groups_check_lists_the_groups_of_every_contact_with_the_phone() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let a = app
-        .call(&shop.token, "groups/add.json", json!({"name": "A"}))
-        .await["id"]
-        .clone();
+        .created(&shop.token, "groups/add.json", json!({"name": "A"}))
+        .await;
     let b = app
-        .call(&shop.token, "groups/add.json", json!({"name": "B"}))
-        .await["id"]
-        .clone();
+        .created(&shop.token, "groups/add.json", json!({"name": "B"}))
+        .await;
     let contact = app
-        .call(
+        .created(
             &shop.token,
             "contacts/add.json",
             json!({"phone": "+48500600700", "group_id": [a, b]}),
         )
-        .await["id"]
-        .clone();
+        .await;
     let check = app
         .call(
             &shop.token,
@@ -340,33 +336,29 @@ async fn deleting_ids_given_as_a_list_and_groups_with_their_contacts() {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let group = app
-        .call(&shop.token, "groups/add.json", json!({"name": "G"}))
-        .await["id"]
-        .clone();
+        .created(&shop.token, "groups/add.json", json!({"name": "G"}))
+        .await;
     let in_group = app
-        .call(
+        .created(
             &shop.token,
             "contacts/add.json",
             json!({"phone": "500600700", "group_id": group}),
         )
-        .await["id"]
-        .clone();
+        .await;
     let x = app
-        .call(
+        .created(
             &shop.token,
             "contacts/add.json",
             json!({"phone": "600700800"}),
         )
-        .await["id"]
-        .clone();
+        .await;
     let y = app
-        .call(
+        .created(
             &shop.token,
             "contacts/add.json",
             json!({"phone": "700800900"}),
         )
-        .await["id"]
-        .clone();
+        .await;
     assert_eq!(
         app.call(&shop.token, "contacts/delete.json", json!({"id": [x, y]}))
             .await,

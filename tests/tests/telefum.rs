@@ -56,15 +56,15 @@ fn texts(xml: &str, tag: &str) -> Vec<String> {
 async fn find_answers_every_contact_with_the_number_however_it_is_written() {
     let app = spawn_app().await;
     let shop = app.account("shop");
-    let first = app.call(&shop.token, "contacts/add.json", json!({"phone": "500600700", "first_name": "Jan", "last_name": "Kowalski", "company": "Herbaciarnia", "description": "Stały klient"})).await["id"].clone();
+    let first = app.created(&shop.token, "contacts/add.json", json!({"phone": "500600700", "first_name": "Jan", "last_name": "Kowalski", "company": "Herbaciarnia", "description": "Stały klient"}))
+.await;
     let second = app
-        .call(
+        .created(
             &shop.token,
             "contacts/add.json",
             json!({"phone": "+48 500 600 700", "first_name": "Anna"}),
         )
-        .await["id"]
-        .clone();
+        .await;
     app.call(
         &shop.token,
         "contacts/add.json",

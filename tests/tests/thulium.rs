@@ -26,6 +26,23 @@ fn login(account: &TestAccount) -> (&str, &str) {
     (&account.username, &account.password)
 }
 
+/// `POST`s `body` as a batch of records into campaign `id`, as `account`.
+async fn batch(app: &TestApp, account: &TestAccount, id: &CampaignId, body: Value) -> (u16, Value) {
+    let path = format!("api/batch/crm_outbounds/{id}/records");
+    post(app, login(account), &path, &body.to_string()).await
+}
+
+/// The JSON answer of a request that must get one.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
+}
+
 fn contacts(app: &TestApp, account: &TestAccount, count: usize) -> Vec<ContactId> {
     let items: Vec<ContactInput> = (0..count)
         .map(|n| ContactInput {
@@ -155,38 +172,33 @@ async fn every_refusal_reason_is_a_failed_record_and_the_rest_still_go_in() {
         Some("Customer not found."),
         "another account's contact looks unknown"
     );
-    assert_eq!(
-        message("999999999".into()).as_deref(),
-        Some("Customer not found.")
-    );
-    assert_eq!(
-        message(ids[1].0.to_string()).as_deref(),
-        Some("Status not found in this campaign.")
-    );
-    assert_eq!(
-        message(ids[2].0.to_string()).as_deref(),
-        Some("agent_login is required for status MY_RECORD.")
-    );
-    assert_eq!(
-        message(ids[3].0.to_string()).as_deref(),
-        Some("next_call_date is required for statuses MY_RECORD and CALL_NO_SOONER_THAN.")
-    );
-    assert_eq!(
-        message(ids[4].0.to_string()).as_deref(),
-        Some("next_call_date must have the format YYYY-MM-DD hh:mm.")
-    );
-    assert_eq!(
-        message(ids[5].0.to_string()).as_deref(),
-        Some("Agent not found.")
-    );
-    assert_eq!(
-        message("#8".into()).as_deref(),
-        Some("customer_id is required and must be an integer.")
-    );
-    assert_eq!(
-        message(ids[6].0.to_string()).as_deref(),
-        Some("status_id is required and must be an integer.")
-    );
+    for (key, expected) in [
+        ("999999999".to_owned(), "Customer not found."),
+        (ids[1].0.to_string(), "Status not found in this campaign."),
+        (
+            ids[2].0.to_string(),
+            "agent_login is required for status MY_RECORD.",
+        ),
+        (
+            ids[3].0.to_string(),
+            "next_call_date is required for statuses MY_RECORD and CALL_NO_SOONER_THAN.",
+        ),
+        (
+            ids[4].0.to_string(),
+            "next_call_date must have the format YYYY-MM-DD hh:mm.",
+        ),
+        (ids[5].0.to_string(), "Agent not found."),
+        (
+            "#8".to_owned(),
+            "customer_id is required and must be an integer.",
+        ),
+        (
+            ids[6].0.to_string(),
+            "status_id is required and must be an integer.",
+        ),
+    ] {
+        assert_eq!(message(key.clone()).as_deref(), Some(expected), "{key}");
+    }
     for failed in [ids[1], ids[2], ids[3], ids[4], ids[5], ids[6]] {
         assert!(
             app.store
@@ -224,25 +236,13 @@ async fn a_thousand_record_batch_goes_in_and_one_more_is_refused_whole() {
         .iter()
         .map(|c| json!({"customer_id": c.0, "status_id": 1}))
         .collect();
-    let (status, answer) = post(
-        &app,
-        login(&shop),
-        &format!("api/batch/crm_outbounds/{id}/records"),
-        &json!({"records": records}).to_string(),
-    )
-    .await;
+    let (status, answer) = batch(&app, &shop, &id, json!({"records": records})).await;
     assert_eq!(status, 200);
     let answers = answer.as_object().expect("object");
     assert_eq!(answers.len(), 1000);
     assert!(answers.values().all(|a| a["status"] == json!("ADDED")));
     let too_many: Vec<Value> = ids.iter().map(|c| json!({"customer_id": c.0})).collect();
-    let (status, error) = post(
-        &app,
-        login(&shop),
-        &format!("api/batch/crm_outbounds/{id}/records"),
-        &json!({"records": too_many}).to_string(),
-    )
-    .await;
+    let (status, error) = batch(&app, &shop, &id, json!({"records": too_many})).await;
     assert_eq!(status, 400);
     assert_eq!(
         error["errors"][0]["message"],
@@ -292,20 +292,20 @@ async fn another_account_cannot_see_or_touch_a_campaign_or_its_records() {
     let b = app.account("beta");
     let customer = contacts(&app, &a, 1)[0];
     let id = campaign(&app, &a);
-    let (_, added) = post(
+    let (_, added) = batch(
         &app,
-        login(&a),
-        &format!("api/batch/crm_outbounds/{id}/records"),
-        &json!({"records": [{"customer_id": customer.0}]}).to_string(),
+        &a,
+        &id,
+        json!({"records": [{"customer_id": customer.0}]}),
     )
     .await;
     assert_eq!(added[customer.0.to_string()]["status"], json!("ADDED"));
 
-    let (status, error) = post(
+    let (status, error) = batch(
         &app,
-        login(&b),
-        &format!("api/batch/crm_outbounds/{id}/records"),
-        &json!({"records": [{"customer_id": customer.0}]}).to_string(),
+        &b,
+        &id,
+        json!({"records": [{"customer_id": customer.0}]}),
     )
     .await;
     assert_eq!(
@@ -332,11 +332,11 @@ async fn another_account_cannot_see_or_touch_a_campaign_or_its_records() {
     assert_eq!(removed.status(), 404);
     // B's own campaign cannot take A's customer either.
     let own = campaign(&app, &b);
-    let (_, answer) = post(
+    let (_, answer) = batch(
         &app,
-        login(&b),
-        &format!("api/batch/crm_outbounds/{own}/records"),
-        &json!({"records": [{"customer_id": customer.0}]}).to_string(),
+        &b,
+        &own,
+        json!({"records": [{"customer_id": customer.0}]}),
     )
     .await;
     assert_eq!(
@@ -427,18 +427,14 @@ async fn whole_request_errors_have_a_request_id_a_message_and_a_code() {
         );
         assert!(answer["errors"][0]["code"].is_u64(), "{answer}");
     }
-    let polish: Value = app
-        .client
-        .post(app.url("api/batch/crm_outbounds/00099/records"))
-        .basic_auth(&shop.username, Some(&shop.password))
-        .header("accept-language", "pl")
-        .json(&json!({"records": []}))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let polish = json_of(
+        app.client
+            .post(app.url("api/batch/crm_outbounds/00099/records"))
+            .basic_auth(&shop.username, Some(&shop.password))
+            .header("accept-language", "pl")
+            .json(&json!({"records": []})),
+    )
+    .await;
     assert_eq!(
         polish["errors"][0]["message"],
         json!("Nie znaleziono kampanii.")
@@ -476,16 +472,12 @@ async fn single_record_view_update_removal_and_statuses() {
     );
 
     let record_url = app.url(&format!("api/crm_outbounds/{id}/records/{customer}"));
-    let view: Value = app
-        .client
-        .get(&record_url)
-        .basic_auth("shop", Some(&shop.password))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let view = json_of(
+        app.client
+            .get(&record_url)
+            .basic_auth("shop", Some(&shop.password)),
+    )
+    .await;
     assert_eq!(view["record_id"].to_string(), record_id);
     assert_eq!(
         (
@@ -505,17 +497,11 @@ async fn single_record_view_update_removal_and_statuses() {
         .await
         .expect("request");
     assert_eq!(refused.status(), 400);
-    let changed: Value = app
+    let changed = json_of(app
         .client
         .put(&record_url)
         .basic_auth("shop", Some(&shop.password))
-        .json(&json!({"status_id": 4, "agent_login": "shop", "next_call_date": "2030-05-24 12:24", "order": 50}))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+        .json(&json!({"status_id": 4, "agent_login": "shop", "next_call_date": "2030-05-24 12:24", "order": 50}))).await;
     assert_eq!(
         (
             changed["system_status"].clone(),
@@ -531,34 +517,26 @@ async fn single_record_view_update_removal_and_statuses() {
         )
     );
 
-    let statuses: Value = app
-        .client
-        .get(app.url(&format!("api/outbounds/{id}/statuses")))
-        .basic_auth("shop", Some(&shop.password))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let statuses = json_of(
+        app.client
+            .get(app.url(&format!("api/outbounds/{id}/statuses")))
+            .basic_auth("shop", Some(&shop.password)),
+    )
+    .await;
     assert_eq!(
         statuses[2],
         json!({"system_status": "CALL", "status_id": "3", "dictionary_status_id": null, "name": "Do zadzwonienia"})
     );
     assert_eq!(statuses.as_array().map(Vec::len), Some(8));
 
-    let removed: Value = app
-        .client
-        .delete(app.url(&format!(
+    let removed = json_of(
+        app.client
+            .delete(app.url(&format!(
             "api/batch/crm_outbounds/{id}/records?customer_id[]={customer}&customer_id[]=424242"
         )))
-        .basic_auth("shop", Some(&shop.password))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+            .basic_auth("shop", Some(&shop.password)),
+    )
+    .await;
     assert_eq!(
         removed[customer.0.to_string()],
         json!({"http_status": 200, "record_id": view["record_id"], "status": "REMOVED"})
@@ -627,13 +605,7 @@ async fn records_in_two_statuses(
         .enumerate()
         .map(|(n, customer)| json!({"customer_id": customer.0, "status_id": if n % 2 == 0 { 3 } else { 1 }}))
         .collect();
-    let (status, answer) = post(
-        app,
-        login(account),
-        &format!("api/batch/crm_outbounds/{id}/records"),
-        &json!({ "records": records }).to_string(),
-    )
-    .await;
+    let (status, answer) = batch(app, account, id, json!({ "records": records })).await;
     assert_eq!(status, 200);
     assert!(
         answer

@@ -69,16 +69,14 @@ pub fn log_event(
         Phone::dialable(line, country)
             .map_or_else(|| line.to_owned(), |phone| phone.as_str().to_owned())
     });
-    let mut activity = new_activity(
+    insert_activity(
         store,
         principal,
         event.contact,
         &event.subject,
         &event.description,
-    )?;
-    activity.line = line;
-    store.insert_activity(principal.account, &activity)?;
-    Ok(activity)
+        line,
+    )
 }
 
 /// Logs an activity on a contact of the principal's account.
@@ -89,30 +87,32 @@ pub fn add_activity(
     subject: &str,
     description: &str,
 ) -> DomainResult<Activity> {
-    let activity = new_activity(store, principal, contact, subject, description)?;
-    store.insert_activity(principal.account, &activity)?;
-    Ok(activity)
+    insert_activity(store, principal, contact, subject, description, None)
 }
 
-fn new_activity(
+/// Checks the texts, then stores the activity, authored by the principal's user, at now.
+fn insert_activity(
     store: &Store,
     principal: &Principal,
     contact: ContactId,
     subject: &str,
     description: &str,
+    line: Option<String>,
 ) -> DomainResult<Activity> {
     let subject = subject.trim();
     check_text("subject", subject, MAX_SUBJECT_LEN)?;
     check_text("description", description, MAX_ACTIVITY_DESCRIPTION_LEN)?;
-    Ok(Activity {
+    let activity = Activity {
         id: store.next_id()?,
         contact,
         subject: subject.to_owned(),
         description: description.trim().to_owned(),
         author: principal.username.clone(),
-        line: None,
+        line,
         at: now_millis(),
-    })
+    };
+    store.insert_activity(principal.account, &activity)?;
+    Ok(activity)
 }
 
 /// A contact's activities, newest first.
@@ -132,26 +132,14 @@ pub fn contact_activities(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::delete_contacts;
     use crate::domain::privacy::operator;
-    use crate::domain::{add_contact, create_account, delete_contacts, ContactInput};
+    use crate::domain::shop_fixture::shop_with_contact;
 
     #[test]
     fn activities_belong_to_an_existing_contact_and_carry_their_author() {
-        let store = Store::open_temporary().expect("store");
-        let account = create_account(&store, "shop", None).expect("account").id;
-        let principal = Principal {
-            account,
-            username: Some("operator".into()),
-        };
-        let contact = add_contact(
-            &store,
-            &principal,
-            &ContactInput {
-                phone: Some("500600700".into()),
-                ..Default::default()
-            },
-        )
-        .expect("contact");
+        let (store, principal, contact) = shop_with_contact(Some("operator"));
+        let account = principal.account;
         add_activity(
             &store,
             &principal,

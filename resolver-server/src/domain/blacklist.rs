@@ -100,27 +100,13 @@ pub fn list_blacklist(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{
-        add_contact, create_account, view_contact, ContactInput, Entity, Principal,
-    };
+    use crate::domain::shop_fixture::shop_with_contact;
+    use crate::domain::{add_contact, view_contact, ContactInput, Entity};
 
     #[test]
     fn listing_a_phone_marks_its_contacts_and_removing_it_clears_them() {
-        let store = Store::open_temporary().expect("store");
-        let account = create_account(&store, "shop", None).expect("account").id;
-        let principal = Principal {
-            account,
-            username: None,
-        };
-        let contact = add_contact(
-            &store,
-            &principal,
-            &ContactInput {
-                phone: Some("500600700".into()),
-                ..Default::default()
-            },
-        )
-        .expect("contact");
+        let (store, principal, contact) = shop_with_contact(None);
+        let account = principal.account;
         assert!(!contact.blacklist);
         let first = add_to_blacklist(&store, account, "+48 500 600 700").expect("add");
         let again = add_to_blacklist(&store, account, "500600700").expect("add again");

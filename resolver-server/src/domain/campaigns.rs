@@ -553,24 +553,12 @@ pub fn remove_records(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{add_contact, add_user, create_account, ContactInput, Principal};
+    use crate::domain::add_user;
+    use crate::domain::shop_fixture::shop_with_contact;
 
     fn setup() -> (Store, AccountId, ContactId, CampaignId) {
-        let store = Store::open_temporary().expect("store");
-        let account = create_account(&store, "shop", None).expect("account").id;
-        let principal = Principal {
-            account,
-            username: None,
-        };
-        let contact = add_contact(
-            &store,
-            &principal,
-            &ContactInput {
-                phone: Some("500600700".into()),
-                ..Default::default()
-            },
-        )
-        .expect("contact");
+        let (store, principal, contact) = shop_with_contact(None);
+        let account = principal.account;
         let campaign = add_campaign(&store, account, "Oddzwonienia").expect("campaign");
         (store, account, contact.id, campaign.id)
     }

@@ -21,6 +21,8 @@ mod privacy;
 mod rules;
 mod sessions;
 mod settings;
+#[cfg(test)]
+mod shop_fixture;
 mod text;
 mod tracking;
 mod traffic;

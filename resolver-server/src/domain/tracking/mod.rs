@@ -192,6 +192,21 @@ mod tests {
         }
     }
 
+    impl Fixture {
+        /// trackUser with `value` and no hash, from the visitor `current` of the fixture's site.
+        fn resolve(&self, current: Suid, value: &str) -> IdentityAnswer {
+            resolve_identity(
+                &self.store,
+                self.account,
+                &self.domain,
+                current,
+                value,
+                None,
+            )
+            .expect("resolve")
+        }
+    }
+
     fn site_of(store: &Store, origin: &str) -> Option<(AccountId, String)> {
         site_for_origin(store, "", origin)
             .expect("store")
@@ -307,15 +322,7 @@ mod tests {
             "",
         )
         .expect("view");
-        let answer = resolve_identity(
-            &f.store,
-            f.account,
-            &f.domain,
-            device,
-            " JAN@example.com ",
-            None,
-        )
-        .expect("resolve");
+        let answer = f.resolve(device, " JAN@example.com ");
         assert_eq!(
             answer,
             IdentityAnswer {
@@ -331,15 +338,7 @@ mod tests {
             1,
             "the new device's page view joined the contact"
         );
-        let by_phone = resolve_identity(
-            &f.store,
-            f.account,
-            &f.domain,
-            Suid::random(),
-            "500 600 700",
-            None,
-        )
-        .expect("resolve");
+        let by_phone = f.resolve(Suid::random(), "500 600 700");
         assert!(by_phone.success);
     }
 
@@ -369,15 +368,7 @@ mod tests {
         let first = contact(&f, "500600700", "a@example.com", Some(Suid::random()));
         let shared = Suid::random();
         contact(&f, "600700800", "b@example.com", Some(shared));
-        let answer = resolve_identity(
-            &f.store,
-            f.account,
-            &f.domain,
-            shared,
-            "a@example.com",
-            None,
-        )
-        .expect("resolve");
+        let answer = f.resolve(shared, "a@example.com");
         assert_eq!(
             answer.suid,
             first.suid.expect("canonical"),
@@ -410,8 +401,7 @@ mod tests {
             "not-an-email@",
             "nobody@example.com",
         ] {
-            let answer = resolve_identity(&f.store, f.account, &f.domain, device, value, None)
-                .expect("resolve");
+            let answer = f.resolve(device, value);
             assert_eq!(
                 answer,
                 IdentityAnswer {
@@ -461,15 +451,7 @@ mod tests {
         let f = fixture();
         let oldest = contact(&f, "500600700", "x1@example.com", None);
         contact(&f, "500600700", "x2@example.com", None);
-        let answer = resolve_identity(
-            &f.store,
-            f.account,
-            &f.domain,
-            Suid::random(),
-            "500600700",
-            None,
-        )
-        .expect("resolve");
+        let answer = f.resolve(Suid::random(), "500600700");
         let chosen = f
             .store
             .contact(f.account, oldest.id)
@@ -543,15 +525,7 @@ mod tests {
         let f = fixture();
         let known = contact(&f, "500600700", "jan@example.com", None);
         let device = Suid::random();
-        let answer = resolve_identity(
-            &f.store,
-            f.account,
-            &f.domain,
-            device,
-            "+48 500 600 700",
-            None,
-        )
-        .expect("resolve");
+        let answer = f.resolve(device, "+48 500 600 700");
         assert_eq!((answer.success, answer.suid), (true, device));
         let stored = f
             .store
@@ -576,15 +550,7 @@ mod tests {
         let shared = Suid::random();
         let owner = contact(&f, "600700800", "b@example.com", Some(shared));
         let other = contact(&f, "500600700", "a@example.com", None);
-        let answer = resolve_identity(
-            &f.store,
-            f.account,
-            &f.domain,
-            shared,
-            "a@example.com",
-            None,
-        )
-        .expect("resolve");
+        let answer = f.resolve(shared, "a@example.com");
         assert!(answer.success);
         assert_ne!(
             answer.suid, shared,
@@ -612,15 +578,7 @@ mod tests {
         crate::domain::delete_contacts(&f.store, f.account, &[gone.id], &operator())
             .expect("delete");
         let known = contact(&f, "500600700", "jan@example.com", Some(Suid::random()));
-        resolve_identity(
-            &f.store,
-            f.account,
-            &f.domain,
-            device,
-            "jan@example.com",
-            None,
-        )
-        .expect("resolve");
+        f.resolve(device, "jan@example.com");
         let link = f
             .store
             .visitor(f.account, device)
@@ -635,15 +593,7 @@ mod tests {
         contact(&f, "500600700", "x1@example.com", None);
         let canonical = Suid::random();
         let seen = contact(&f, "500600700", "x2@example.com", Some(canonical));
-        let answer = resolve_identity(
-            &f.store,
-            f.account,
-            &f.domain,
-            Suid::random(),
-            "500600700",
-            None,
-        )
-        .expect("resolve");
+        let answer = f.resolve(Suid::random(), "500600700");
         assert_eq!(answer.suid, canonical, "contact {} has a visitor", seen.id);
     }
 

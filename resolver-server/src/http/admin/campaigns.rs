@@ -3,25 +3,18 @@
 use super::*;
 
 pub(super) async fn campaigns(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match domain::list_campaigns(&state.store, admin.0.account) {
-        Ok(campaigns) => page(pages::campaigns(&admin.chrome(), &campaigns, None)),
-        Err(error) => internal(&error),
-    }
+    shown(
+        domain::list_campaigns(&state.store, admin.0.account),
+        |campaigns| pages::campaigns(&admin.chrome(), &campaigns, None),
+    )
 }
 
 pub(super) async fn add_campaign(
-    admin: Admin,
-    body: web::Bytes,
+    Posted(admin, form): Posted<NameForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(form) = checked_form::<NameForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     match domain::add_campaign(&state.store, admin.0.account, &form.name) {
-        Ok(campaign) if super::super::flush(&state.store).await.is_ok() => {
-            see_other(&format!("/campaigns/{}", campaign.id))
-        }
-        Ok(_) => internal(&"flush failed"),
+        Ok(campaign) => saved(&state.store, &format!("/campaigns/{}", campaign.id)).await,
         Err(error) => refused(&error, |reason| {
             let campaigns = domain::list_campaigns(&state.store, admin.0.account)?;
             Ok(pages::campaigns(&admin.chrome(), &campaigns, Some(reason)))
@@ -45,29 +38,26 @@ pub(super) async fn campaign(
     };
     let status = query.status();
     let paging = Paging::new(query.page, Some(50));
-    let store = state.store.clone();
     let (account, id) = (admin.0.account, campaign.id.clone());
-    match web::block(move || domain::campaign_records(&store, account, &id, status, paging)).await {
-        Ok(Ok(records)) => page(pages::campaign(
+    let records = off_workers(&state, move |store| {
+        domain::campaign_records(store, account, &id, status, paging)
+    });
+    match records.await {
+        Ok(records) => page(pages::campaign(
             &admin.chrome(),
             &campaign,
             Some((&records, status)),
             None,
         )),
-        Ok(Err(error)) => internal(&error),
-        Err(error) => internal(&error),
+        Err(failed) => failed,
     }
 }
 
 pub(super) async fn add_campaign_status(
-    admin: Admin,
+    Posted(admin, form): Posted<StatusForm>,
     path: web::Path<String>,
-    body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(form) = checked_form::<StatusForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     let Some(campaign) = campaign_of(&admin, &state, &path) else {
         return not_found(&admin, Entity::Campaign);
     };
@@ -92,10 +82,7 @@ pub(super) async fn add_campaign_status(
         _ => Err("nieznany status systemowy albo nieprawidłowy dictionary_status_id".to_owned()),
     };
     match outcome {
-        Ok(_) if super::super::flush(&state.store).await.is_ok() => {
-            see_other(&format!("/campaigns/{}", campaign.id))
-        }
-        Ok(_) => internal(&"flush failed"),
+        Ok(_) => saved(&state.store, &format!("/campaigns/{}", campaign.id)).await,
         Err(error) => html(
             StatusCode::UNPROCESSABLE_ENTITY,
             pages::campaign(&admin.chrome(), &campaign, None, Some(&error)),

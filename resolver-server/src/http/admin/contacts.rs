@@ -45,9 +45,11 @@ pub(super) async fn contacts(
         Ok(found) => found,
         Err(entity) => return not_found(&admin, entity),
     };
-    let store = state.store.clone();
-    match web::block(move || domain::list_contacts(&store, account, &contact_query)).await {
-        Ok(Ok(found)) => {
+    let found = off_workers(&state, move |store| {
+        domain::list_contacts(store, account, &contact_query)
+    });
+    match found.await {
+        Ok(found) => {
             let found = found.map(|item| item.contact);
             page(pages::contacts(
                 &admin.chrome(),
@@ -56,8 +58,7 @@ pub(super) async fn contacts(
                 group.as_ref(),
             ))
         }
-        Ok(Err(error)) => internal(&error),
-        Err(error) => internal(&error),
+        Err(failed) => failed,
     }
 }
 
@@ -75,42 +76,43 @@ pub(super) async fn search(
     let account = admin.0.account;
     let phone = query.phone.clone().unwrap_or_default();
     let text = query.q.clone().unwrap_or_default();
-    let store = state.store.clone();
     let (phone_given, text_given) = (phone.trim().to_owned(), text.trim().to_owned());
-    let results = web::block(move || -> domain::DomainResult<Option<Vec<Contact>>> {
-        if !phone_given.is_empty() {
-            return match domain::contacts_by_caller_number(&store, account, &phone_given) {
-                Ok(found) => Ok(Some(found)),
-                Err(domain::DomainError::InvalidPhone { .. }) => Ok(Some(Vec::new())),
-                Err(other) => Err(other),
-            };
-        }
-        if !text_given.is_empty() {
-            let query = ContactQuery {
-                search: Some(text_given),
-                paging: Paging::new(None, Some(500)),
-                ..ContactQuery::default()
-            };
-            return Ok(Some(
-                domain::list_contacts(&store, account, &query)?
-                    .items
-                    .into_iter()
-                    .map(|i| i.contact)
-                    .collect(),
-            ));
-        }
-        Ok(None)
-    })
+    let results = off_workers(
+        &state,
+        move |store| -> domain::DomainResult<Option<Vec<Contact>>> {
+            if !phone_given.is_empty() {
+                return match domain::contacts_by_caller_number(store, account, &phone_given) {
+                    Ok(found) => Ok(Some(found)),
+                    Err(domain::DomainError::InvalidPhone { .. }) => Ok(Some(Vec::new())),
+                    Err(other) => Err(other),
+                };
+            }
+            if !text_given.is_empty() {
+                let query = ContactQuery {
+                    search: Some(text_given),
+                    paging: Paging::new(None, Some(500)),
+                    ..ContactQuery::default()
+                };
+                return Ok(Some(
+                    domain::list_contacts(store, account, &query)?
+                        .items
+                        .into_iter()
+                        .map(|i| i.contact)
+                        .collect(),
+                ));
+            }
+            Ok(None)
+        },
+    )
     .await;
     match results {
-        Ok(Ok(results)) => page(pages::search(
+        Ok(results) => page(pages::search(
             &admin.chrome(),
             &phone,
             &text,
             results.as_deref(),
         )),
-        Ok(Err(error)) => internal(&error),
-        Err(error) => internal(&error),
+        Err(failed) => failed,
     }
 }
 
@@ -222,14 +224,8 @@ pub(super) async fn edit(
     .await
     {
         Ok(Ok(contact)) => {
-            if super::super::flush(&state.store).await.is_err() {
-                return internal(&"flush failed");
-            }
-            see_other(&format!(
-                "/card?id={}&typecont={}",
-                contact.id,
-                contact.kind.as_str()
-            ))
+            let card = format!("/card?id={}&typecont={}", contact.id, contact.kind.as_str());
+            saved(&state.store, &card).await
         }
         Ok(Err(domain::DomainError::NotFound(_))) => not_found(&admin, Entity::Contact),
         Ok(Err(error)) => refused(&error, |reason| {

@@ -5,7 +5,7 @@
 //! headline figure carries `data-metric` and holds only its number, for scripts and tests.
 
 use super::pages::{event_item, layout, page_view_item, pager, time, urlencode, Chrome};
-use super::{html as respond, internal, page, Admin};
+use super::{html as respond, off_workers, page, Admin};
 use crate::domain::{
     self, day_start, Dashboard, DayPoint, Paging, Period, Suid, TimelineEntry, VisitorDetail,
     VisitorQuery, VisitorRow,
@@ -47,16 +47,29 @@ async fn dashboard(
         .unwrap_or_default();
     let site = chosen(query.domain.as_deref());
     let account = admin.0.account;
-    let store = state.store.clone();
     let now = domain::now_millis();
-    match web::block(move || {
-        domain::traffic_dashboard(&store, account, period, site.as_deref(), now)
-    })
-    .await
-    {
-        Ok(Ok(dashboard)) => page(dashboard_page(&admin.chrome(), &dashboard)),
-        Ok(Err(error)) => internal(&error),
-        Err(error) => internal(&error),
+    let dashboard = off_workers(&state, move |store| {
+        domain::traffic_dashboard(store, account, period, site.as_deref(), now)
+    });
+    match dashboard.await {
+        Ok(dashboard) => page(dashboard_page(&admin.chrome(), &dashboard)),
+        Err(failed) => failed,
+    }
+}
+
+/// A titled section of counts, each cell named by its `data-metric` (what the tests read).
+fn figures(title: &str, rows: &[(&str, &str, u64)]) -> Markup {
+    html! {
+        section {
+            h2 { (title) }
+            table.figures {
+                tbody {
+                    @for (label, metric, count) in rows {
+                        tr { th { (label) } td data-metric=(metric) { (count) } }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -125,26 +138,16 @@ fn dashboard_page(chrome: &Chrome, dashboard: &Dashboard) -> Markup {
                 }
             }
             div.columns {
-                section {
-                    h2 { "Jak zidentyfikowano" }
-                    table.figures {
-                        tbody {
-                            tr { th { "Rejestracja (suid w contacts/add)" } td data-metric="identified-signup" { (totals.identified.sign_up) } }
-                            tr { th { "trackUser" } td data-metric="identified-trackuser" { (totals.identified.track_user) } }
-                            tr { th { "trackUser z weryfikacją (HMAC)" } td data-metric="identified-verified" { (totals.identified.verified_track_user) } }
-                        }
-                    }
-                }
-                section {
-                    h2 { "Wyniki trackUser" }
-                    table.figures {
-                        tbody {
-                            tr { th { "Znaleziono" } td data-metric="trackuser-found" { (totals.track_user.found) } }
-                            tr { th { "Nie znaleziono" } td data-metric="trackuser-not-found" { (totals.track_user.not_found) } }
-                            tr { th { "Odmowa (zła wartość, brak podpisu, limit)" } td data-metric="trackuser-refused" { (totals.track_user.refused) } }
-                        }
-                    }
-                }
+                (figures("Jak zidentyfikowano", &[
+                    ("Rejestracja (suid w contacts/add)", "identified-signup", totals.identified.sign_up),
+                    ("trackUser", "identified-trackuser", totals.identified.track_user),
+                    ("trackUser z weryfikacją (HMAC)", "identified-verified", totals.identified.verified_track_user),
+                ]))
+                (figures("Wyniki trackUser", &[
+                    ("Znaleziono", "trackuser-found", totals.track_user.found),
+                    ("Nie znaleziono", "trackuser-not-found", totals.track_user.not_found),
+                    ("Odmowa (zła wartość, brak podpisu, limit)", "trackuser-refused", totals.track_user.refused),
+                ]))
             }
             div.columns {
                 section {
@@ -294,10 +297,9 @@ async fn visitors(
         paging: Paging::new(query.page, Some(50)),
     };
     let account = admin.0.account;
-    let store = state.store.clone();
     let shown = wanted.clone();
-    let listed = web::block(move || -> domain::DomainResult<_> {
-        let page = domain::list_visitors(&store, account, &shown)?;
+    let listed = off_workers(&state, move |store| -> domain::DomainResult<_> {
+        let page = domain::list_visitors(store, account, &shown)?;
         let domains: Vec<String> = store
             .domains(account)?
             .into_iter()
@@ -307,9 +309,8 @@ async fn visitors(
     })
     .await;
     match listed {
-        Ok(Ok((found, domains))) => page(visitors_page(&admin.chrome(), &wanted, &found, &domains)),
-        Ok(Err(error)) => internal(&error),
-        Err(error) => internal(&error),
+        Ok((found, domains)) => page(visitors_page(&admin.chrome(), &wanted, &found, &domains)),
+        Err(failed) => failed,
     }
 }
 
@@ -404,13 +405,15 @@ async fn visitor(
         return not_found();
     };
     let account = admin.0.account;
-    let store = state.store.clone();
     let paging = Paging::new(query.page, Some(50));
-    match web::block(move || domain::view_visitor(&store, account, suid, paging)).await {
-        Ok(Ok(Some(detail))) => page(visitor_page(&admin.chrome(), &detail)),
-        Ok(Ok(None)) => not_found(),
-        Ok(Err(error)) => internal(&error),
-        Err(error) => internal(&error),
+    match off_workers(&state, move |store| {
+        domain::view_visitor(store, account, suid, paging)
+    })
+    .await
+    {
+        Ok(Some(detail)) => page(visitor_page(&admin.chrome(), &detail)),
+        Ok(None) => not_found(),
+        Err(failed) => failed,
     }
 }
 

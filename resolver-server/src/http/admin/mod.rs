@@ -23,6 +23,7 @@ use crate::domain::{
     self, AuthFailure, Blanks, Contact, ContactId, ContactInput, ContactKind, ContactQuery, Entity,
     GroupFilter, GroupId, Paging, PhoneReading, Session,
 };
+use crate::store::Store;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
@@ -32,7 +33,8 @@ use maud::Markup;
 use pages::Chrome;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::future::{ready, Ready};
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
 
 use campaigns::campaign_of;
 use campaigns::{add_campaign, add_campaign_status, campaign};
@@ -96,6 +98,15 @@ fn html(status: StatusCode, markup: Markup) -> HttpResponse {
 
 fn page(markup: Markup) -> HttpResponse {
     html(StatusCode::OK, markup)
+}
+
+/// The page `render` makes of what was read, or the server-failure page (logged) when reading
+/// failed.
+fn shown<T>(read: domain::DomainResult<T>, render: impl FnOnce(T) -> Markup) -> HttpResponse {
+    match read {
+        Ok(found) => page(render(found)),
+        Err(error) => internal(&error),
+    }
 }
 
 fn see_other(location: &str) -> HttpResponse {
@@ -198,6 +209,84 @@ fn checked_form<T: DeserializeOwned + HasCsrf>(admin: &Admin, body: &[u8]) -> Op
 
 trait HasCsrf {
     fn csrf(&self) -> &str;
+}
+
+/// A form posted by a signed-in user, with the session's CSRF token. Checked in the order the
+/// handlers took their parts: the session (else to the login page), the body (else actix's
+/// answer), then the token (else [`forbidden`]).
+struct Posted<T>(Admin, T);
+
+/// A form whose CSRF token is missing or stale, answered by [`forbidden`].
+struct StaleForm(Admin);
+
+// Not derived: the session holds the CSRF token, which must not reach the logs.
+impl std::fmt::Debug for StaleForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StaleForm")
+    }
+}
+
+impl std::fmt::Display for StaleForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("form without the session's CSRF token")
+    }
+}
+
+impl ResponseError for StaleForm {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        forbidden(Some(&self.0))
+    }
+}
+
+impl<T: DeserializeOwned + HasCsrf + 'static> FromRequest for Posted<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Posted<T>, actix_web::Error>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let admin = Admin::from_request(request, payload);
+        let body = web::Bytes::from_request(request, payload);
+        Box::pin(async move {
+            let admin = admin.await?;
+            let body = body.await?;
+            match checked_form::<T>(&admin, &body) {
+                Some(form) => Ok(Posted(admin, form)),
+                None => Err(StaleForm(admin).into()),
+            }
+        })
+    }
+}
+
+/// Ok once the writes before it are durable; else the server-failure page to answer with.
+async fn durable(store: &Store) -> Result<(), HttpResponse> {
+    super::flush(store)
+        .await
+        .map_err(|()| internal(&"flush failed"))
+}
+
+/// Runs store work off the async workers (lists and searches read many records). Any failure,
+/// the store's or a worker's that did not finish, is the server's: `Err` is its page, logged.
+async fn off_workers<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Store) -> domain::DomainResult<T> + Send + 'static,
+) -> Result<T, HttpResponse> {
+    let store = state.store.clone();
+    match web::block(move || work(&store)).await {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(error)) => Err(internal(&error)),
+        Err(error) => Err(internal(&error)),
+    }
+}
+
+/// A redirect to `location` once the writes before it are durable.
+async fn saved(store: &Store, location: &str) -> HttpResponse {
+    match durable(store).await {
+        Ok(()) => see_other(location),
+        Err(failed) => failed,
+    }
 }
 
 macro_rules! has_csrf {

@@ -38,7 +38,8 @@ pub struct Chrome<'a> {
     pub csrf: &'a str,
 }
 
-fn csrf_field(csrf: &str) -> Markup {
+/// The hidden field that carries the session's CSRF token in every form.
+pub(super) fn csrf_field(csrf: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(csrf); }
 }
 

@@ -2,8 +2,10 @@
 //! confirmation), the access export (a JSON download from the card), the audit log of
 //! deletions and the account's retention period. Every form carries the session's CSRF token.
 
-use super::pages::{layout, time, Chrome};
-use super::{checked_form, forbidden, html, internal, not_found, page, see_other, Admin, HasCsrf};
+use super::pages::{csrf_field, layout, time, Chrome};
+use super::{
+    checked_form, forbidden, html, internal, not_found, page, saved, Admin, HasCsrf, Posted,
+};
 use crate::domain::{self, Actor, AuditEntry, ContactId, Entity, Erasing, SiteDomain};
 use crate::http::AppState;
 use actix_web::http::StatusCode;
@@ -18,10 +20,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/domains/browser-signals", web::post().to(browser_signals))
         .route("/audit", web::get().to(audit))
         .route("/audit/retention", web::post().to(set_retention));
-}
-
-fn csrf_field(csrf: &str) -> Markup {
-    html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
 /// The card's data-protection buttons: export and erase (the browser asks to confirm).
@@ -65,17 +63,12 @@ struct SignalsForm {
 super::has_csrf!(SignalsForm);
 
 async fn browser_signals(
-    admin: Admin,
-    body: web::Bytes,
+    Posted(admin, form): Posted<SignalsForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(form) = checked_form::<SignalsForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     let on = form.on == "true";
     match domain::set_honour_browser_signals(&state.store, admin.0.account, &form.domain, on) {
-        Ok(_) if super::super::flush(&state.store).await.is_ok() => see_other("/domains"),
-        Ok(_) => internal(&"flush failed"),
+        Ok(_) => saved(&state.store, "/domains").await,
         Err(_) => not_found(&admin, Entity::Domain),
     }
 }
@@ -117,12 +110,7 @@ async fn delete(
     let store = state.store.clone();
     let id = ContactId(*path);
     match web::block(move || domain::delete_contacts(&store, account, &[id], &erasing)).await {
-        Ok(Ok(())) => {
-            if super::super::flush(&state.store).await.is_err() {
-                return internal(&"flush failed");
-            }
-            see_other("/contacts")
-        }
+        Ok(Ok(())) => saved(&state.store, "/contacts").await,
         Ok(Err(domain::DomainError::NotFound(_))) => not_found(&admin, Entity::Contact),
         Ok(Err(error)) => internal(&error),
         Err(error) => internal(&error),
@@ -168,10 +156,10 @@ struct RetentionForm {
 }
 super::has_csrf!(RetentionForm);
 
-async fn set_retention(admin: Admin, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let Some(form) = checked_form::<RetentionForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
+async fn set_retention(
+    Posted(admin, form): Posted<RetentionForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let account = admin.0.account;
     let outcome = match form.retention_days.trim().parse::<u32>() {
         Ok(days) => domain::set_retention_days(&state.store, account, days),
@@ -181,12 +169,7 @@ async fn set_retention(admin: Admin, body: web::Bytes, state: web::Data<AppState
         }),
     };
     match outcome {
-        Ok(()) => {
-            if super::super::flush(&state.store).await.is_err() {
-                return internal(&"flush failed");
-            }
-            see_other("/audit")
-        }
+        Ok(()) => saved(&state.store, "/audit").await,
         Err(error) => super::error::refused(&error, |reason| {
             let entries = domain::audit_log(&state.store, account)?;
             let days = domain::retention_days(&state.store, account)?;

@@ -3,8 +3,8 @@
 //! (last 100 firings and delivery outcomes), and the SMS gateway settings. Every form carries
 //! the session's CSRF token.
 
-use super::pages::{layout, time, Chrome};
-use super::{checked_form, forbidden, html, internal, page, see_other, Admin, HasCsrf};
+use super::pages::{csrf_field, layout, time, Chrome};
+use super::{durable, html, internal, saved, see_other, shown, Admin, HasCsrf, Posted};
 use crate::domain::{
     self, Delivery, DeliveryState, Firing, GatewayCredentials, Group, Rule, RuleError, RuleId,
     RuleState, RuleStats, SmsGateway,
@@ -28,10 +28,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/rules/{id}", web::post().to(edit_rule))
         .route("/rules/{id}/switch", web::post().to(switch))
         .route("/rules/{id}/delete", web::post().to(delete));
-}
-
-fn csrf_field(csrf: &str) -> Markup {
-    html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
 /// The form of a new rule: the common cases as fields, or the whole JSON.
@@ -163,10 +159,9 @@ fn list_view(state: &AppState, admin: &Admin) -> domain::DomainResult<ListView> 
 }
 
 async fn rules(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match list_view(&state, &admin) {
-        Ok(view) => page(list_page(&admin.chrome(), &view, &[], None)),
-        Err(error) => internal(&error),
-    }
+    shown(list_view(&state, &admin), |view| {
+        list_page(&admin.chrome(), &view, &[], None)
+    })
 }
 
 fn refused(admin: &Admin, state: &AppState, notes: &[String], error: &str) -> HttpResponse {
@@ -179,22 +174,24 @@ fn refused(admin: &Admin, state: &AppState, notes: &[String], error: &str) -> Ht
     }
 }
 
-async fn add_rule(admin: Admin, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let Some(form) = checked_form::<RuleForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
+async fn add_rule(
+    Posted(admin, form): Posted<RuleForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let json = form.to_json();
     let saved = domain::parse_rule(&json)
         .and_then(|spec| domain::add_rule(&state.store, admin.0.account, spec));
     match saved {
-        Ok(saved) if super::super::flush(&state.store).await.is_ok() => {
+        Ok(saved) => {
+            if let Err(failed) = durable(&state.store).await {
+                return failed;
+            }
             if saved.warnings.is_empty() {
                 see_other(&format!("/rules/{}", saved.rule.id))
             } else {
                 rule_response(&admin, &state, saved.rule.id, &saved.warnings, None)
             }
         }
-        Ok(_) => internal(&"flush failed"),
         Err(RuleError::Invalid { path, message }) => {
             refused(&admin, &state, &[json], &format!("{path}: {message}"))
         }
@@ -251,14 +248,10 @@ async fn rule(admin: Admin, path: web::Path<String>, state: web::Data<AppState>)
 }
 
 async fn edit_rule(
-    admin: Admin,
+    Posted(admin, form): Posted<JsonForm>,
     path: web::Path<String>,
-    body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(form) = checked_form::<JsonForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     let id = rule_id(&path).unwrap_or(RuleId(0));
     let account = admin.0.account;
     let saved = domain::view_rule(&state.store, account, id).and_then(|stored| {
@@ -267,14 +260,16 @@ async fn edit_rule(
         domain::update_rule(&state.store, account, id, spec)
     });
     match saved {
-        Ok(saved) if super::super::flush(&state.store).await.is_ok() => {
+        Ok(saved) => {
+            if let Err(failed) = durable(&state.store).await {
+                return failed;
+            }
             if saved.warnings.is_empty() {
                 see_other(&format!("/rules/{id}"))
             } else {
                 rule_response(&admin, &state, id, &saved.warnings, None)
             }
         }
-        Ok(_) => internal(&"flush failed"),
         Err(RuleError::Invalid { path, message }) => rule_response(
             &admin,
             &state,
@@ -288,14 +283,10 @@ async fn edit_rule(
 }
 
 async fn switch(
-    admin: Admin,
+    Posted(admin, _): Posted<CsrfForm>,
     path: web::Path<String>,
-    body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(_) = checked_form::<CsrfForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     let id = rule_id(&path).unwrap_or(RuleId(0));
     let account = admin.0.account;
     let switched = domain::view_rule(&state.store, account, id).and_then(|rule| {
@@ -307,35 +298,29 @@ async fn switch(
         domain::set_rule_enabled(&state.store, account, id, next)
     });
     match switched {
-        Ok(_) if super::super::flush(&state.store).await.is_ok() => see_other("/rules"),
-        Ok(_) => internal(&"flush failed"),
+        Ok(_) => saved(&state.store, "/rules").await,
         Err(RuleError::Domain(error)) => internal(&error),
         Err(_) => rule_response(&admin, &state, id, &[], None),
     }
 }
 
 async fn delete(
-    admin: Admin,
+    Posted(admin, _): Posted<CsrfForm>,
     path: web::Path<String>,
-    body: web::Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(_) = checked_form::<CsrfForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     let id = rule_id(&path).unwrap_or(RuleId(0));
     match domain::delete_rule(&state.store, admin.0.account, id) {
-        Ok(()) if super::super::flush(&state.store).await.is_ok() => see_other("/rules"),
-        Ok(()) => internal(&"flush failed"),
+        Ok(()) => saved(&state.store, "/rules").await,
         Err(RuleError::Domain(error)) => internal(&error),
         Err(_) => rule_response(&admin, &state, id, &[], None),
     }
 }
 
-async fn set_gateway(admin: Admin, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let Some(form) = checked_form::<GatewayForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
+async fn set_gateway(
+    Posted(admin, form): Posted<GatewayForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let credentials = if form.token.trim().is_empty() {
         GatewayCredentials::Password {
             username: form.username.trim().to_owned(),
@@ -352,14 +337,15 @@ async fn set_gateway(admin: Admin, body: web::Bytes, state: web::Data<AppState>)
         credentials,
         sender,
     ) {
-        Ok((_, warning)) if super::super::flush(&state.store).await.is_ok() => match warning {
-            None => see_other("/rules"),
-            Some(warning) => match list_view(&state, &admin) {
-                Ok(view) => page(list_page(&admin.chrome(), &view, &[warning], None)),
-                Err(error) => internal(&error),
-            },
-        },
-        Ok(_) => internal(&"flush failed"),
+        Ok((_, None)) => saved(&state.store, "/rules").await,
+        Ok((_, Some(warning))) => {
+            if let Err(failed) = durable(&state.store).await {
+                return failed;
+            }
+            shown(list_view(&state, &admin), |view| {
+                list_page(&admin.chrome(), &view, &[warning], None)
+            })
+        }
         Err(RuleError::Invalid { path, message }) => refused(
             &admin,
             &state,

@@ -159,13 +159,9 @@ pub(super) async fn login(
 
 pub(super) async fn logout(
     request: HttpRequest,
-    admin: Admin,
-    body: web::Bytes,
+    _: Posted<CsrfOnly>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    if checked_form::<CsrfOnly>(&admin, &body).is_none() {
-        return forbidden(Some(&admin));
-    }
     if let Some(cookie) = request.cookie(SESSION_COOKIE) {
         if let Err(error) = domain::close_session(&state.store, cookie.value()) {
             return internal(&error);

@@ -7,23 +7,18 @@ use super::*;
 const MAX_TOKEN_DAYS: u32 = 36_500;
 
 pub(super) async fn groups(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match domain::all_groups(&state.store, admin.0.account) {
-        Ok(groups) => page(pages::groups(&admin.chrome(), &groups, None)),
-        Err(error) => internal(&error),
-    }
+    shown(
+        domain::all_groups(&state.store, admin.0.account),
+        |groups| pages::groups(&admin.chrome(), &groups, None),
+    )
 }
 
 pub(super) async fn add_group(
-    admin: Admin,
-    body: web::Bytes,
+    Posted(admin, form): Posted<NameForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(form) = checked_form::<NameForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     match domain::add_group(&state.store, admin.0.account, &form.name) {
-        Ok(_) if super::super::flush(&state.store).await.is_ok() => see_other("/groups"),
-        Ok(_) => internal(&"flush failed"),
+        Ok(_) => saved(&state.store, "/groups").await,
         Err(error) => refused(&error, |reason| {
             let groups = domain::all_groups(&state.store, admin.0.account)?;
             Ok(pages::groups(&admin.chrome(), &groups, Some(reason)))
@@ -42,29 +37,19 @@ pub(super) async fn domains(
     admin: Admin,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    match domain::list_domains(&state.store, admin.0.account) {
-        Ok(domains) => page(pages::domains(
-            &admin.chrome(),
-            &domains,
-            &resolver_url(&request),
-            None,
-        )),
-        Err(error) => internal(&error),
-    }
+    shown(
+        domain::list_domains(&state.store, admin.0.account),
+        |domains| pages::domains(&admin.chrome(), &domains, &resolver_url(&request), None),
+    )
 }
 
 pub(super) async fn add_domain(
     request: HttpRequest,
-    admin: Admin,
-    body: web::Bytes,
+    Posted(admin, form): Posted<DomainForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(form) = checked_form::<DomainForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     match domain::add_domain(&state.store, admin.0.account, &form.domain) {
-        Ok(_) if super::super::flush(&state.store).await.is_ok() => see_other("/domains"),
-        Ok(_) => internal(&"flush failed"),
+        Ok(_) => saved(&state.store, "/domains").await,
         Err(error) => refused(&error, |reason| {
             let domains = domain::list_domains(&state.store, admin.0.account)?;
             Ok(pages::domains(
@@ -78,36 +63,27 @@ pub(super) async fn add_domain(
 }
 
 pub(super) async fn verification(
-    admin: Admin,
-    body: web::Bytes,
+    Posted(admin, form): Posted<VerificationForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(form) = checked_form::<VerificationForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     let required = form.required == "true";
     match domain::set_require_hash(&state.store, admin.0.account, &form.domain, required) {
-        Ok(_) if super::super::flush(&state.store).await.is_ok() => see_other("/domains"),
-        Ok(_) => internal(&"flush failed"),
+        Ok(_) => saved(&state.store, "/domains").await,
         Err(_) => not_found(&admin, Entity::Domain),
     }
 }
 
 pub(super) async fn tokens(admin: Admin, state: web::Data<AppState>) -> HttpResponse {
-    match domain::list_tokens(&state.store, admin.0.account) {
-        Ok(tokens) => page(pages::tokens(&admin.chrome(), &tokens, None)),
-        Err(error) => internal(&error),
-    }
+    shown(
+        domain::list_tokens(&state.store, admin.0.account),
+        |tokens| pages::tokens(&admin.chrome(), &tokens, None),
+    )
 }
 
 pub(super) async fn create_token(
-    admin: Admin,
-    body: web::Bytes,
+    Posted(admin, form): Posted<TokenForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(form) = checked_form::<TokenForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     let expires_days = match form.expires_days.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(days) => match days.parse::<u32>() {
@@ -126,28 +102,24 @@ pub(super) async fn create_token(
     };
     let account = admin.0.account;
     match domain::create_token(&state.store, account, Some(&admin.0.username), expires_days) {
-        Ok(token) if super::super::flush(&state.store).await.is_ok() => {
-            match domain::list_tokens(&state.store, account) {
-                Ok(tokens) => page(pages::tokens(&admin.chrome(), &tokens, Some(&token.secret))),
-                Err(error) => internal(&error),
+        Ok(token) => {
+            if let Err(failed) = durable(&state.store).await {
+                return failed;
             }
+            shown(domain::list_tokens(&state.store, account), |tokens| {
+                pages::tokens(&admin.chrome(), &tokens, Some(&token.secret))
+            })
         }
-        Ok(_) => internal(&"flush failed"),
         Err(error) => internal(&error),
     }
 }
 
 pub(super) async fn revoke_token(
-    admin: Admin,
-    body: web::Bytes,
+    Posted(admin, form): Posted<RevokeForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let Some(form) = checked_form::<RevokeForm>(&admin, &body) else {
-        return forbidden(Some(&admin));
-    };
     match domain::revoke_token(&state.store, admin.0.account, &form.prefix) {
-        Ok(_) if super::super::flush(&state.store).await.is_ok() => see_other("/tokens"),
-        Ok(_) => internal(&"flush failed"),
+        Ok(_) => saved(&state.store, "/tokens").await,
         Err(_) => not_found(&admin, Entity::Token),
     }
 }

@@ -36,7 +36,7 @@ pub enum RequestError {
 }
 
 impl RequestError {
-    fn status(self) -> StatusCode {
+    pub fn status(self) -> StatusCode {
         match self {
             RequestError::Unauthorized => StatusCode::UNAUTHORIZED,
             RequestError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -11,14 +11,19 @@ use super::auth::{authorization, retry_after_seconds, Attempt};
 use super::body::{prefers_polish, read_limited, BodyError, MAX_BODY_BYTES};
 use super::AppState;
 use crate::domain::{
-    self, AuthFailure, CampaignId, ContactId, Principal, RecordOutcome, MAX_BATCH_RECORDS,
+    self, AccountId, AuthFailure, CampaignId, ContactId, DomainResult, Principal, RecordOutcome,
+    MAX_BATCH_RECORDS,
 };
 use crate::http;
+use crate::store::Store;
+use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use base64::Engine;
 use error::RequestError;
 use serde_json::{json, Map, Value};
+use std::future::Future;
+use std::pin::Pin;
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
@@ -44,6 +49,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 }
 
 /// What every call needs: who asks, in which language, and the id its answers carry.
+#[derive(Debug)]
 struct Call {
     request_id: String,
     polish: bool,
@@ -59,6 +65,109 @@ impl Call {
 
     fn fail(&self, error: RequestError) -> HttpResponse {
         error.respond(&self.request_id, self.polish)
+    }
+}
+
+/// A call about one campaign of the caller's account: authenticated first, then the path's
+/// `{id}` parsed, so a bad login is refused before anything about the campaign is said.
+struct CampaignCall {
+    call: Call,
+    account: AccountId,
+    campaign: CampaignId,
+    state: web::Data<AppState>,
+}
+
+impl CampaignCall {
+    /// Runs `work` for this account and campaign off the async workers.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Store, AccountId, &CampaignId) -> DomainResult<T> + Send + 'static,
+    ) -> Result<T, RequestError> {
+        let (account, campaign) = (self.account, self.campaign.clone());
+        Ok(http::blocking(&self.state.store, move |store| {
+            work(store, account, &campaign)
+        })
+        .await?)
+    }
+
+    /// Answers once the writes before it are durable.
+    async fn flushed(&self) -> Result<(), RequestError> {
+        Ok(http::flushed(&self.state.store).await?)
+    }
+
+    /// The answer rendered by `render`, or the failure in the API's error shape.
+    fn respond<T>(
+        &self,
+        answer: Result<T, RequestError>,
+        render: impl FnOnce(T) -> HttpResponse,
+    ) -> HttpResponse {
+        match answer {
+            Ok(answer) => render(answer),
+            Err(error) => self.call.fail(error),
+        }
+    }
+}
+
+/// The `{id}` segment of a campaign's routes, decoded as `web::Path` decodes it.
+#[derive(serde::Deserialize)]
+struct CampaignPath {
+    id: String,
+}
+
+/// A call refused before its handler ran, answered in the API's error shape.
+#[derive(Debug)]
+struct Refused {
+    call: Call,
+    error: RequestError,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error.message(false))
+    }
+}
+
+impl ResponseError for Refused {
+    fn status_code(&self) -> StatusCode {
+        self.error.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.call.fail(self.error)
+    }
+}
+
+impl FromRequest for CampaignCall {
+    type Error = Refused;
+    type Future = Pin<Box<dyn Future<Output = Result<CampaignCall, Refused>>>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        Box::pin(async move {
+            let call = Call::new(&request);
+            let checked = async {
+                let state = request
+                    .app_data::<web::Data<AppState>>()
+                    .ok_or(RequestError::Internal)?
+                    .clone();
+                let principal = authenticate(&request, &state).await?;
+                // Cannot fail on these routes: every one of them has an `{id}`.
+                let path = web::Path::<CampaignPath>::extract(&request)
+                    .await
+                    .map_err(|_| RequestError::CampaignNotFound)?;
+                Ok((principal.account, campaign_id(&path.id)?, state))
+            }
+            .await;
+            match checked {
+                Ok((account, campaign, state)) => Ok(CampaignCall {
+                    call,
+                    account,
+                    campaign,
+                    state,
+                }),
+                Err(error) => Err(Refused { call, error }),
+            }
+        })
     }
 }
 
@@ -113,27 +222,19 @@ async fn json_body(request: &HttpRequest, payload: web::Payload) -> Result<Value
 
 /// `POST /api/batch/crm_outbounds/:id/records`.
 async fn batch_add(
+    call: CampaignCall,
     request: HttpRequest,
-    path: web::Path<String>,
     payload: web::Payload,
-    state: web::Data<AppState>,
 ) -> HttpResponse {
-    let call = Call::new(&request);
-    match batch_add_answer(&request, &path, payload, &state, call.polish).await {
-        Ok(answer) => HttpResponse::Ok().json(answer),
-        Err(error) => call.fail(error),
-    }
+    let answer = batch_add_answer(&call, &request, payload).await;
+    call.respond(answer, |answer| HttpResponse::Ok().json(answer))
 }
 
 async fn batch_add_answer(
+    call: &CampaignCall,
     request: &HttpRequest,
-    id: &str,
     payload: web::Payload,
-    state: &AppState,
-    polish: bool,
 ) -> Result<Value, RequestError> {
-    let principal = authenticate(request, state).await?;
-    let id = campaign_id(id)?;
     let body = json_body(request, payload).await?;
     let records = body
         .get("records")
@@ -156,17 +257,16 @@ async fn batch_add_answer(
         .iter()
         .filter_map(|(_, input)| input.as_ref().ok().cloned())
         .collect();
-    let account = principal.account;
-    let outcomes = http::blocking(&state.store, move |store| {
-        domain::add_records(store, account, &id, &inputs)
-    })
-    .await?;
+    let outcomes = call
+        .blocking(move |store, account, id| domain::add_records(store, account, id, &inputs))
+        .await?;
     if outcomes
         .iter()
         .any(|(_, outcome)| matches!(outcome, RecordOutcome::Added { .. }))
     {
-        http::flushed(&state.store).await?;
+        call.flushed().await?;
     }
+    let polish = call.call.polish;
     let mut answer = Map::new();
     for (key, input) in parsed {
         if answer.contains_key(&key) {
@@ -188,25 +288,16 @@ async fn batch_add_answer(
 }
 
 /// `POST /api/crm_outbounds/:id/records` with one record.
-async fn add_one(
-    request: HttpRequest,
-    path: web::Path<String>,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let call = Call::new(&request);
+async fn add_one(call: CampaignCall, request: HttpRequest, payload: web::Payload) -> HttpResponse {
     let answer = async {
-        let principal = authenticate(&request, &state).await?;
-        let id = campaign_id(&path)?;
         let body = json_body(&request, payload).await?;
         let input = wire::record_input(&body).map_err(RequestError::BadRecordField)?;
-        let outcome = http::blocking(&state.store, move |store| {
-            domain::add_records(store, principal.account, &id, &[input])
-        })
-        .await?;
+        let outcome = call
+            .blocking(move |store, account, id| domain::add_records(store, account, id, &[input]))
+            .await?;
         match outcome.first().map(|(_, outcome)| *outcome) {
             Some(RecordOutcome::Added { record_id }) => {
-                http::flushed(&state.store).await?;
+                call.flushed().await?;
                 Ok(record_id)
             }
             Some(RecordOutcome::AlreadyExists { .. }) => Err(RequestError::AlreadyExists),
@@ -215,12 +306,9 @@ async fn add_one(
         }
     }
     .await;
-    match answer {
-        Ok(record_id) => {
-            HttpResponse::Created().json(json!({ "record_id": record_id.to_string() }))
-        }
-        Err(error) => call.fail(error),
-    }
+    call.respond(answer, |record_id| {
+        HttpResponse::Created().json(json!({ "record_id": record_id.to_string() }))
+    })
 }
 
 fn customer_id(text: &str) -> Result<ContactId, RequestError> {
@@ -231,27 +319,14 @@ fn customer_id(text: &str) -> Result<ContactId, RequestError> {
 }
 
 /// `GET /api/crm_outbounds/:id/records/:customer_id`.
-async fn view(
-    request: HttpRequest,
-    path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let call = Call::new(&request);
+async fn view(call: CampaignCall, path: web::Path<(String, String)>) -> HttpResponse {
     let answer = async {
-        let principal = authenticate(&request, &state).await?;
-        let id = campaign_id(&path.0)?;
         let customer = customer_id(&path.1)?;
-        http::blocking(&state.store, move |store| {
-            domain::view_record(store, principal.account, &id, customer)
-        })
-        .await
-        .map_err(RequestError::from)
+        call.blocking(move |store, account, id| domain::view_record(store, account, id, customer))
+            .await
     }
     .await;
-    match answer {
-        Ok(view) => HttpResponse::Ok().json(wire::record(&view)),
-        Err(error) => call.fail(error),
-    }
+    call.respond(answer, |view| HttpResponse::Ok().json(wire::record(&view)))
 }
 
 /// The query of the records list; every value optional, each a whole number when given.
@@ -278,15 +353,8 @@ fn number<T: std::str::FromStr>(
 
 /// `GET /api/crm_outbounds/:id/records?status_id=&page=&limit=`: a page of the campaign's
 /// records in the order they were added, each in the single-record answer's shape.
-async fn list(
-    request: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let call = Call::new(&request);
+async fn list(call: CampaignCall, request: HttpRequest) -> HttpResponse {
     let answer = async {
-        let principal = authenticate(&request, &state).await?;
-        let id = campaign_id(&path)?;
         let query: ListQuery = serde_qs::Config::new(0, false)
             .deserialize_str(request.query_string())
             .map_err(|_| RequestError::InvalidValue("query"))?;
@@ -295,61 +363,47 @@ async fn list(
             number::<i64>(query.page.as_deref(), "page")?,
             number::<i64>(query.limit.as_deref(), "limit")?,
         );
-        http::blocking(&state.store, move |store| {
-            domain::campaign_records(store, principal.account, &id, status_id, paging)
+        call.blocking(move |store, account, id| {
+            domain::campaign_records(store, account, id, status_id, paging)
         })
         .await
-        .map_err(RequestError::from)
     }
     .await;
-    match answer {
-        Ok(page) => HttpResponse::Ok().json(json!({
+    call.respond(answer, |page| {
+        HttpResponse::Ok().json(json!({
             "items": page.items.iter().map(|item| wire::record(&item.view)).collect::<Vec<_>>(),
             "paging": {"page": page.page, "count": page.pages},
-        })),
-        Err(error) => call.fail(error),
-    }
+        }))
+    })
 }
 
 /// `PUT /api/crm_outbounds/:id/records/:customer_id`: status, agent, next call date, order.
 async fn update(
+    call: CampaignCall,
     request: HttpRequest,
     path: web::Path<(String, String)>,
     payload: web::Payload,
-    state: web::Data<AppState>,
 ) -> HttpResponse {
-    let call = Call::new(&request);
     let answer = async {
-        let principal = authenticate(&request, &state).await?;
-        let id = campaign_id(&path.0)?;
         let customer = customer_id(&path.1)?;
         let change = wire::record_change(&json_body(&request, payload).await?)
             .map_err(RequestError::BadRecordField)?;
-        let view = http::blocking(&state.store, move |store| {
-            domain::update_record(store, principal.account, &id, customer, &change)
-        })
-        .await?
-        .map_err(RequestError::Refused)?;
-        http::flushed(&state.store).await?;
+        let view = call
+            .blocking(move |store, account, id| {
+                domain::update_record(store, account, id, customer, &change)
+            })
+            .await?
+            .map_err(RequestError::Refused)?;
+        call.flushed().await?;
         Ok(view)
     }
     .await;
-    match answer {
-        Ok(view) => HttpResponse::Ok().json(wire::record(&view)),
-        Err(error) => call.fail(error),
-    }
+    call.respond(answer, |view| HttpResponse::Ok().json(wire::record(&view)))
 }
 
 /// `DELETE /api/batch/crm_outbounds/:id/records?customer_id[]=…`.
-async fn batch_remove(
-    request: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let call = Call::new(&request);
+async fn batch_remove(call: CampaignCall, request: HttpRequest) -> HttpResponse {
     let answer = async {
-        let principal = authenticate(&request, &state).await?;
-        let id = campaign_id(&path)?;
         let query: Map<String, Value> = serde_qs::Config::new(2, false)
             .deserialize_str(request.query_string())
             .map_err(|_| RequestError::MissingCustomers)?;
@@ -368,12 +422,13 @@ async fn batch_remove(
             .iter()
             .filter_map(|text| text.trim().parse().ok().map(ContactId))
             .collect();
-        let removed = http::blocking(&state.store, move |store| {
-            domain::remove_records(store, principal.account, &id, &customers)
-        })
-        .await?;
+        let removed = call
+            .blocking(move |store, account, id| {
+                domain::remove_records(store, account, id, &customers)
+            })
+            .await?;
         if removed.iter().any(|(_, record)| record.is_some()) {
-            http::flushed(&state.store).await?;
+            call.flushed().await?;
         }
         let mut answer = Map::new();
         for text in given {
@@ -385,38 +440,22 @@ async fn batch_remove(
                         .find(|(c, _)| c.0 == number)
                         .and_then(|(_, record)| *record),
                 ),
-                Err(_) => wire::malformed("customer_id", call.polish),
+                Err(_) => wire::malformed("customer_id", call.call.polish),
             };
             answer.entry(key).or_insert(value);
         }
         Ok(Value::Object(answer))
     }
     .await;
-    match answer {
-        Ok(answer) => HttpResponse::build(StatusCode::OK).json(answer),
-        Err(error) => call.fail(error),
-    }
+    call.respond(answer, |answer| {
+        HttpResponse::build(StatusCode::OK).json(answer)
+    })
 }
 
 /// `GET /api/outbounds/:id/statuses`.
-async fn statuses(
-    request: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let call = Call::new(&request);
-    let answer = async {
-        let principal = authenticate(&request, &state).await?;
-        let id = campaign_id(&path)?;
-        http::blocking(&state.store, move |store| {
-            domain::campaign(store, principal.account, &id)
-        })
-        .await
-        .map_err(RequestError::from)
-    }
-    .await;
-    match answer {
-        Ok(campaign) => HttpResponse::Ok().json(wire::statuses(&campaign.statuses)),
-        Err(error) => call.fail(error),
-    }
+async fn statuses(call: CampaignCall) -> HttpResponse {
+    let answer = call.blocking(domain::campaign).await;
+    call.respond(answer, |campaign| {
+        HttpResponse::Ok().json(wire::statuses(&campaign.statuses))
+    })
 }

@@ -157,6 +157,27 @@ fn acknowledge(outcome: Result<&HeaderValue, TrackerError>) -> HttpResponse {
 
 // ----- reports -----
 
+/// Stores one report of visitor `suid` from the site `site_key` with `record`, flushed before
+/// the origin to acknowledge is returned. A privacy signal the site honours gets the same answer
+/// with nothing stored; a client over its ingest quota gets 429 and nothing is stored either.
+async fn store_report<'r, T>(
+    request: &'r HttpRequest,
+    state: &AppState,
+    (site_key, suid_text): (&str, &str),
+    record: impl FnOnce(AccountId, Suid) -> domain::DomainResult<T>,
+) -> Result<&'r HeaderValue, TrackerError> {
+    let suid = suid(suid_text)?;
+    let site = recognise(request, state, site_key)?;
+    if browser_signals(request).refuse(&site.domain) {
+        return Ok(site.origin); // as if consent was refused: nothing stored
+    }
+    within_quota(request, state, &site)?;
+    // One small transaction: fine inline (STYLE.md §11); flushed before the 204.
+    record(site.account, suid)?;
+    super::flushed(&state.store).await?;
+    Ok(site.origin)
+}
+
 /// `POST /t/pageview` → 204. The visitor is created if never seen.
 async fn page_view(
     request: HttpRequest,
@@ -166,23 +187,12 @@ async fn page_view(
     let outcome = async {
         let body = body(&request, payload).await?;
         let report: PageViewReport = parse(&body)?;
-        let suid = suid(&report.suid)?;
-        let site = recognise(&request, &state, &report.site)?;
-        if browser_signals(&request).refuse(&site.domain) {
-            return Ok(site.origin); // as if consent was refused: nothing stored
-        }
-        within_quota(&request, &state, &site)?;
-        // One small transaction: fine inline (STYLE.md §11); flushed before the 204.
-        domain::record_page_view(
-            &state.store,
-            site.account,
-            suid,
-            &report.url,
-            &report.title,
-            &report.referrer,
-        )?;
-        super::flushed(&state.store).await?;
-        Ok(site.origin)
+        let sender = (report.site.as_ref(), report.suid.as_ref());
+        store_report(&request, &state, sender, |account, suid| {
+            let (url, title) = (&report.url, &report.title);
+            domain::record_page_view(&state.store, account, suid, url, title, &report.referrer)
+        })
+        .await
     };
     acknowledge(outcome.await)
 }
@@ -196,28 +206,24 @@ async fn event(
     let outcome = async {
         let body = body(&request, payload).await?;
         let report: EventReport = parse(&body)?;
-        let suid = suid(&report.suid)?;
-        let site = recognise(&request, &state, &report.site)?;
-        if browser_signals(&request).refuse(&site.domain) {
-            return Ok(site.origin); // as if consent was refused: nothing stored
-        }
-        within_quota(&request, &state, &site)?;
-        let props = match &report.props {
-            Some(props) => {
-                serde_json::to_string(props).expect("a parsed JSON object always serialises")
-            }
-            None => "{}".to_owned(),
-        };
-        domain::record_event(
-            &state.store,
-            site.account,
-            suid,
-            &report.name,
-            &props,
-            &report.url,
-        )?;
-        super::flushed(&state.store).await?;
-        Ok(site.origin)
+        let sender = (report.site.as_ref(), report.suid.as_ref());
+        store_report(&request, &state, sender, |account, suid| {
+            let props = match &report.props {
+                Some(props) => {
+                    serde_json::to_string(props).expect("a parsed JSON object always serialises")
+                }
+                None => "{}".to_owned(),
+            };
+            domain::record_event(
+                &state.store,
+                account,
+                suid,
+                &report.name,
+                &props,
+                &report.url,
+            )
+        })
+        .await
     };
     acknowledge(outcome.await)
 }
