@@ -266,7 +266,8 @@ impl SearchIndex {
             dir: dir.to_owned(),
         });
         if !ready {
-            tracing::info!(dir = %dir.display(), "search index: building from the store");
+            // Debug: every command line run on a new data directory comes here.
+            tracing::debug!(dir = %dir.display(), "search index: building from the store");
             inner.commit(&open_payload())?;
         }
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -463,11 +464,13 @@ impl Inner {
         }
         self.commit(&open_payload())?;
         self.ready.store(true, Ordering::SeqCst);
-        tracing::info!(
-            contacts = indexed,
-            seconds = started.elapsed().as_secs_f64(),
-            "search index: built"
-        );
+        if indexed > 0 {
+            tracing::info!(
+                contacts = indexed,
+                seconds = started.elapsed().as_secs_f64(),
+                "search index: rebuilt from the store"
+            );
+        }
         Ok(())
     }
 
