@@ -229,7 +229,11 @@ fn main() {
     println!("|---|---|---|---|");
     let pages = (count / 500).max(1);
     // Lists still read the whole account (seconds each at a million): few samples.
-    let sorts = [None, Some(ContactSort::LastName), Some(ContactSort::Company)];
+    let sorts = [
+        None,
+        Some(ContactSort::LastName),
+        Some(ContactSort::Company),
+    ];
     for sort in sorts {
         for order in [Order::Ascending, Order::Descending] {
             let mut timings = Timings(Vec::new());
