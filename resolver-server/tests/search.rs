@@ -138,6 +138,15 @@ fn fill(store: &Store, principal: &Principal, count: usize) {
     }
 }
 
+/// An account of `count` generated contacts in a store in `dir`, closed clean.
+fn filled_and_closed(dir: &Path, count: usize) -> Principal {
+    let store = open(dir);
+    let principal = principal(&store);
+    fill(&store, &principal, count);
+    store.flush().expect("flush");
+    principal
+}
+
 fn open(dir: &Path) -> Store {
     Store::open(dir).expect("store opens")
 }
@@ -179,13 +188,7 @@ fn search(phrase: &str) -> ContactQuery {
 #[test]
 fn searches_of_twenty_thousand_contacts_answer_as_the_scan_does() {
     let dir = tempfile::tempdir().expect("dir");
-    let principal = {
-        let store = open(dir.path());
-        let principal = principal(&store);
-        fill(&store, &principal, 20_000);
-        store.flush().expect("flush");
-        principal
-    };
+    let principal = filled_and_closed(dir.path(), 20_000);
     // Reopened after a clean close: every contact is in the committed index, none pending.
     let store = open(dir.path());
     assert!(store.search_ready(), "a cleanly closed index opens ready");
@@ -311,13 +314,7 @@ fn additions_edits_and_deletions_are_found_at_once() {
 #[test]
 fn an_index_whose_files_are_deleted_is_rebuilt_on_open() {
     let dir = tempfile::tempdir().expect("dir");
-    let principal = {
-        let store = open(dir.path());
-        let principal = principal(&store);
-        fill(&store, &principal, 2_000);
-        store.flush().expect("flush");
-        principal
-    };
+    let principal = filled_and_closed(dir.path(), 2_000);
     let index = dir.path().join(resolver_server::store::search::SEARCH_DIR);
     std::fs::remove_dir_all(&index).expect("delete the index");
     let store = open(dir.path());
