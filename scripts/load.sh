@@ -5,7 +5,9 @@
 # prints one table: successful answers per second, their share of the ceiling, p50 and p99.
 # Every request comes from a fresh client address (X-Forwarded-For, the resolver runs with
 # --behind-proxy) so rate limits and quotas measure nothing but themselves; trackUser "not found"
-# cycles through 60,000 addresses. Also prints the import time and the resolver's peak RSS.
+# cycles through 60,000 addresses. Then times the admin pages (/contacts pages, /search) one
+# request at a time, signed in as an operator (scripts/load/admin.py). Also prints the import
+# time and the resolver's peak RSS.
 #
 # Usage: scripts/load.sh     (LOAD_CONTACTS=1000000, LOAD_DURATION=8s, LOAD_CONNECTIONS=32,
 #                             LOAD_THREADS=1; extra `serve` flags in LOAD_SERVE_FLAGS; LOAD_BIN
@@ -108,13 +110,17 @@ results="$work/results.tsv"
   measure "TelefUM find" "http://127.0.0.1:$resolver_port" telefum
   # Last: a search reads what the search index finds, and before it existed every contact.
   measure "contacts/index, search by phone" "http://127.0.0.1:$resolver_port" search
+  measure "contacts/index, random page of a random order" "http://127.0.0.1:$resolver_port" list
 } >"$results"
+# The admin pages, one request at a time (an operator's browser on an idle server).
+python3 scripts/load/admin.py "http://127.0.0.1:$resolver_port" bench "$password" "$contacts" \
+  >"$work/admin.tsv"
 
 peak_kib="$(awk '/^VmHWM/ {print $2}' "/proc/$resolver/status")"
 
-python3 - "$results" "$contacts" "$import_seconds" "$peak_kib" "$duration" "$connections" "$threads" <<'PY'
+python3 - "$results" "$contacts" "$import_seconds" "$peak_kib" "$duration" "$connections" "$threads" "$work/admin.tsv" <<'PY'
 import sys
-path, contacts, import_seconds, peak_kib, duration, connections, threads = sys.argv[1:]
+path, contacts, import_seconds, peak_kib, duration, connections, threads, admin = sys.argv[1:]
 rows = [line.rstrip("\n").split("\t") for line in open(path)]
 ceiling = float(rows[0][1])
 print("wrk -t%s -c%s -d%s, %s contacts, one run, same machine" % (threads, connections, duration, int(contacts)))
@@ -126,6 +132,12 @@ for name, rate, p50, p99, unsuccessful, socket in rows:
     note = "" if socket == "0" else " (%s socket errors)" % socket
     print("| %s | %s | %.0f%% | %s ms | %s ms | %s%s |" % (
         name, format(int(rate), ","), 100 * rate / ceiling, p50, p99, unsuccessful, note))
+print()
+print("| admin page, one request at a time | requests | p50 | p99 |")
+print("|---|---|---|---|")
+for line in open(admin):
+    name, count, p50, p99 = line.rstrip("\n").split("\t")
+    print("| %s | %s | %s ms | %s ms |" % (name, count, p50, p99))
 print()
 print("contacts/import of %s contacts (5,000 per call): %s s" % (format(int(contacts), ","), import_seconds))
 print("resolver peak RSS (VmHWM): %.0f MiB" % (int(peak_kib) / 1024))

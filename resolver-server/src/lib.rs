@@ -3,6 +3,13 @@
 //!
 //! Three layers, one direction: [`http`] (wire formats) → [`domain`] (rules) → [`store`] (sled).
 
+/// mimalloc, not glibc's malloc: sled copies tree nodes on every write and the search index
+/// builds large vectors per query; with glibc these spent a third of the import's time and
+/// over half of a list page's in the allocator (perf, `cargo bench --bench search`). Every
+/// binary that links the server (the server, its benches and tests) uses it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod cli;
 pub mod control;
 pub mod delivery;

@@ -95,6 +95,17 @@ function request()
     headers["Content-Type"] = "application/json"
     return post("/contacts/index.json", headers, string.format(
       '{"search":"%d","limit":10}', 500000000 + math.random(0, contacts - 1)))
+  elseif shape == "list" then
+    -- A random page of 50 in one of the ten orders (the default and nine columns), either way.
+    local sorts = { "", "first_name", "last_name", "phone", "company", "tax_id", "email",
+      "address", "city", "description" }
+    local sort = sorts[math.random(1, #sorts)]
+    headers["Authorization"] = "Bearer " .. opts.token
+    headers["Content-Type"] = "application/json"
+    return post("/contacts/index.json", headers, string.format(
+      '{"page":%d,"limit":50%s,"order":"%s"}', math.random(1, math.floor(contacts / 50)),
+      sort == "" and "" or string.format(',"sort":"%s"', sort),
+      math.random(0, 1) == 0 and "asc" or "desc"))
   elseif shape == "thulium" then
     headers["Authorization"] = opts.basic
     headers["Content-Type"] = "application/json"
@@ -125,7 +136,7 @@ function response(status, headers, body)
     ok = status == 200 and not body:find('"FAILED"', 1, true)
   elseif kind == "telefum" then
     ok = status == 200 and body:find("<id>", 1, true) ~= nil
-  elseif kind == "search" then
+  elseif kind == "search" or kind == "list" then
     ok = status == 200 and body:find('"items":[{', 1, true) ~= nil
   else
     ok = status == 200 and body:find('"success":true', 1, true) ~= nil

@@ -327,6 +327,17 @@ pub enum GroupFilter {
     Group(GroupId),
 }
 
+impl GroupFilter {
+    /// Whether `contact` belongs in a list filtered so.
+    pub fn admits(self, contact: &Contact) -> bool {
+        match self {
+            GroupFilter::Any => true,
+            GroupFilter::NoGroup => contact.groups.is_empty(),
+            GroupFilter::Group(id) => contact.groups.contains(&id),
+        }
+    }
+}
+
 /// A column contacts can be sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ContactSort {
@@ -342,23 +353,44 @@ pub enum ContactSort {
 }
 
 impl ContactSort {
+    /// Every column, in the order of their SerwerSMS names below.
+    pub const ALL: [ContactSort; 9] = [
+        ContactSort::FirstName,
+        ContactSort::LastName,
+        ContactSort::Phone,
+        ContactSort::Company,
+        ContactSort::TaxId,
+        ContactSort::Email,
+        ContactSort::Address,
+        ContactSort::City,
+        ContactSort::Description,
+    ];
+
     /// Reads the SerwerSMS column name.
     pub fn parse(name: &str) -> Option<ContactSort> {
-        Some(match name {
-            "first_name" => ContactSort::FirstName,
-            "last_name" => ContactSort::LastName,
-            "phone" => ContactSort::Phone,
-            "company" => ContactSort::Company,
-            "tax_id" => ContactSort::TaxId,
-            "email" => ContactSort::Email,
-            "address" => ContactSort::Address,
-            "city" => ContactSort::City,
-            "description" => ContactSort::Description,
-            _ => return None,
-        })
+        ContactSort::ALL
+            .into_iter()
+            .find(|sort| sort.name() == name)
     }
 
-    fn key(self, contact: &Contact) -> String {
+    /// The SerwerSMS column name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ContactSort::FirstName => "first_name",
+            ContactSort::LastName => "last_name",
+            ContactSort::Phone => "phone",
+            ContactSort::Company => "company",
+            ContactSort::TaxId => "tax_id",
+            ContactSort::Email => "email",
+            ContactSort::Address => "address",
+            ContactSort::City => "city",
+            ContactSort::Description => "description",
+        }
+    }
+
+    /// What a list sorted by this column compares (byte-wise, then by id): the text as shown
+    /// lower-cased, the phone and e-mail as stored.
+    pub fn key(self, contact: &Contact) -> String {
         match self {
             ContactSort::FirstName => contact.first_name.to_lowercase(),
             ContactSort::LastName => contact.last_name.to_lowercase(),
@@ -458,11 +490,7 @@ pub fn list_contacts(
         None => None,
     };
     let keep = |contact: &Contact| search.as_ref().is_none_or(|search| search.matches(contact));
-    let in_group = |contact: &Contact| match query.group {
-        GroupFilter::Any => true,
-        GroupFilter::NoGroup => contact.groups.is_empty(),
-        GroupFilter::Group(id) => contact.groups.contains(&id),
-    };
+    let in_group = |contact: &Contact| query.group.admits(contact);
     if let GroupFilter::Group(id) = query.group {
         if !groups.contains_key(&id) {
             return Err(DomainError::NotFound(Entity::Group));
@@ -477,6 +505,29 @@ pub fn list_contacts(
             .transpose()?,
         None => None,
     };
+    let shown_group = |contact: &Contact| match query.group {
+        GroupFilter::Group(id) => groups.get(&id).cloned(),
+        _ => contact.groups.iter().find_map(|id| groups.get(id)).cloned(),
+    };
+    let item = |contact: Contact| ContactListItem {
+        group: shown_group(&contact),
+        contact,
+    };
+    if search.is_none() {
+        // Without a phrase the index pages the list itself, when it can.
+        let paged = store.contact_page(
+            account,
+            query.group,
+            query.sort,
+            query.order,
+            Page::<Contact>::skipped(query.paging),
+            query.paging.limit,
+        )?;
+        if let Some((total, contacts)) = paged {
+            let items = contacts.into_iter().map(item).collect();
+            return Ok(Page::holding(items, query.paging, total));
+        }
+    }
     let mut contacts = Vec::new();
     match (candidates, query.group) {
         (Some(candidates), _) => contacts.extend(
@@ -508,16 +559,7 @@ pub fn list_contacts(
     if query.order == Order::Descending {
         contacts.reverse();
     }
-    let shown_group = |contact: &Contact| match query.group {
-        GroupFilter::Group(id) => groups.get(&id).cloned(),
-        _ => contact.groups.iter().find_map(|id| groups.get(id)).cloned(),
-    };
-    Ok(
-        Page::of(contacts, query.paging).map(|contact| ContactListItem {
-            group: shown_group(&contact),
-            contact,
-        }),
-    )
+    Ok(Page::of(contacts, query.paging).map(item))
 }
 
 /// Rebuilds the search index's entries of the account's contacts (`resolver-server reindex`);

@@ -51,19 +51,28 @@ impl<T> Page<T> {
     /// Cuts page `paging` out of the whole, already ordered list.
     pub fn of(all: Vec<T>, paging: Paging) -> Page<T> {
         let total = all.len() as u64;
-        let pages = total.div_ceil(paging.limit).max(1);
-        let skip = (paging.page - 1).saturating_mul(paging.limit);
+        let skip = usize::try_from(Page::<T>::skipped(paging)).unwrap_or(usize::MAX);
         let items = all
             .into_iter()
-            .skip(skip as usize)
+            .skip(skip)
             .take(paging.limit as usize)
             .collect();
+        Page::holding(items, paging, total)
+    }
+
+    /// Page `paging` of a list of `total` items whose items on that page are `items`.
+    pub fn holding(items: Vec<T>, paging: Paging, total: u64) -> Page<T> {
         Page {
             items,
             page: paging.page,
-            pages,
+            pages: total.div_ceil(paging.limit).max(1),
             total,
         }
+    }
+
+    /// The items to skip before page `paging`.
+    pub fn skipped(paging: Paging) -> u64 {
+        (paging.page - 1).saturating_mul(paging.limit)
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {

@@ -92,19 +92,44 @@ impl Store {
         let Some(index) = self.search.as_ref() else {
             return Ok(None);
         };
-        let ids = match index.candidates(account, phrase, group) {
-            Ok(Some(ids)) => ids,
-            Ok(None) => return Ok(None),
-            Err(error) => {
-                tracing::error!(%error, "search index failed; scanning instead");
-                return Ok(None);
-            }
-        };
+        match index_answer(index.candidates(account, phrase, group)) {
+            Some(ids) => self.contacts_of(account, ids).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The contacts of `ids` that exist, in that order.
+    fn contacts_of(
+        &self,
+        account: AccountId,
+        ids: Vec<ContactId>,
+    ) -> Result<Vec<Contact>, StoreError> {
         let mut contacts = Vec::with_capacity(ids.len());
         for id in ids {
             contacts.extend(self.contact(account, id)?);
         }
-        Ok(Some(contacts))
+        Ok(contacts)
+    }
+
+    /// Page `skip..skip + take` of the contacts of `account` in `group`, sorted (see
+    /// [`search::SearchIndex::page`]), and how many there are in all, from the search index;
+    /// `None` when the caller must read the whole list: PostgreSQL, or an index being built.
+    pub fn contact_page(
+        &self,
+        account: AccountId,
+        group: crate::domain::GroupFilter,
+        sort: Option<crate::domain::ContactSort>,
+        order: crate::domain::Order,
+        skip: u64,
+        take: u64,
+    ) -> Result<Option<(u64, Vec<Contact>)>, StoreError> {
+        let Some(index) = self.search.as_ref().filter(|_| !self.scan_only) else {
+            return Ok(None);
+        };
+        match index_answer(index.page(account, group, sort, order, skip, take)) {
+            Some((total, ids)) => Ok(Some((total, self.contacts_of(account, ids)?))),
+            None => Ok(None),
+        }
     }
 
     /// Makes the search index's entries of `account` again from its contacts and returns how
@@ -321,6 +346,15 @@ pub(super) fn tx_put_contact(
 
 /// The look-up entries of a contact: its phone, the phone's last digits, the digits as dialled
 /// (when they differ from E.164) and its e-mail.
+/// What the search index answered; `None` (the caller scans) when it cannot tell or failed: a
+/// failure is logged, never the caller's error.
+fn index_answer<T>(answer: Result<Option<T>, StoreError>) -> Option<T> {
+    answer.unwrap_or_else(|error| {
+        tracing::error!(%error, "search index failed; scanning instead");
+        None
+    })
+}
+
 pub(super) fn index_keys(account: AccountId, contact: &Contact) -> impl Iterator<Item = Vec<u8>> {
     [
         Some(keys::phone_entry(

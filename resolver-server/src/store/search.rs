@@ -21,9 +21,9 @@
 
 use super::backend::{Tree, WriteObserver};
 use super::{decode, keys, StoreError};
-use crate::domain::{AccountId, Contact, ContactId, GroupFilter};
+use crate::domain::{AccountId, Contact, ContactId, ContactSort, GroupFilter, Order};
 use parking_lot::Mutex;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -41,7 +41,7 @@ use tantivy::{DocId, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocum
 pub const SEARCH_DIR: &str = "search";
 
 /// The schema's name: an index made by another version is rebuilt, not read.
-const SCHEMA: &str = "ssrm-contacts-2";
+const SCHEMA: &str = "ssrm-contacts-3";
 /// The tokenizer of the text fields.
 const TRIGRAM: &str = "trigram";
 /// The group term of a contact in no group (group ids start at 1).
@@ -86,6 +86,39 @@ struct Fields {
     group: Field,
     /// [`TEXT_FIELDS`], in that order.
     texts: [Field; 9],
+    /// The two words of [`sort_words`] of every [`ContactSort::ALL`] column, in that order.
+    sorts: [(Field, Field); 9],
+    /// The whole sort key of every [`ContactSort::ALL`] column, as a dictionary-coded column
+    /// (its term ordinals are in key order within a segment).
+    keys: [Field; 9],
+}
+
+/// The name of the fast field that holds a column's whole sort key.
+fn sort_key_name(sort: ContactSort) -> String {
+    format!("sort_{}", sort.name())
+}
+
+/// The names of the fast fields that hold a column's [`sort_words`].
+fn sort_field_names(sort: ContactSort) -> (String, String) {
+    let name = sort.name();
+    (format!("sort_{name}_a"), format!("sort_{name}_b"))
+}
+
+/// The last byte of a sort key's second word when the key is longer than 15 bytes: keys with
+/// equal words are then told apart by the whole key.
+const LONG_KEY: u64 = 16;
+
+/// A sort key's order in two words, compared as `(u64, u64)`: its first 15 bytes (zero-padded)
+/// and, last, its length capped at [`LONG_KEY`]. Keys whose words differ compare as the words
+/// do; equal words mean equal keys unless the length byte is `LONG_KEY`.
+pub(crate) fn sort_words(key: &[u8]) -> (u64, u64) {
+    let mut bytes = [0u8; 16];
+    let kept = key.len().min(15);
+    bytes[..kept].copy_from_slice(&key[..kept]);
+    bytes[15] = key.len().min(LONG_KEY as usize) as u8;
+    let (high, low) = bytes.split_at(8);
+    let word = |half: &[u8]| u64::from_be_bytes(half.try_into().unwrap_or_default());
+    (word(high), word(low))
 }
 
 impl Fields {
@@ -104,13 +137,34 @@ impl Fields {
                 ),
             )
         });
+        let sorts = ContactSort::ALL.map(|sort| {
+            let (high, low) = sort_field_names(sort);
+            (
+                builder.add_u64_field(&high, FAST),
+                builder.add_u64_field(&low, FAST),
+            )
+        });
+        let keys = ContactSort::ALL.map(|sort| {
+            builder.add_text_field(&sort_key_name(sort), TextOptions::default().set_fast("raw"))
+        });
         let fields = Fields {
             id,
             account,
             group,
             texts,
+            sorts,
+            keys,
         };
         (builder.build(), fields)
+    }
+
+    /// The clause that keeps the documents of a group filter (none for every group).
+    fn group_clause(&self, group: GroupFilter) -> Option<(Occur, Box<dyn Query>)> {
+        match group {
+            GroupFilter::Any => None,
+            GroupFilter::NoGroup => Some(exact(Term::from_field_u64(self.group, NO_GROUP))),
+            GroupFilter::Group(id) => Some(exact(Term::from_field_u64(self.group, id.0))),
+        }
     }
 
     /// The document of `contact`: the texts a search looks in, as the search compares them
@@ -133,6 +187,18 @@ impl Fields {
         for (field, text) in others.into_iter().zip(contact.searched_texts()) {
             if !text.is_empty() {
                 document.add_text(field, text.to_lowercase());
+            }
+        }
+        for ((sort, (high, low)), whole) in
+            ContactSort::ALL.into_iter().zip(self.sorts).zip(self.keys)
+        {
+            let key = sort.key(contact);
+            let (first, second) = sort_words(key.as_bytes());
+            document.add_u64(high, first);
+            document.add_u64(low, second);
+            if key.len() > 15 {
+                // Only keys that words cannot tell apart are ever looked up.
+                document.add_text(whole, key);
             }
         }
         document
@@ -321,12 +387,6 @@ impl SearchIndex {
         if trigrams.is_empty() {
             return Ok(None);
         }
-        let term = |term: Term| -> (Occur, Box<dyn Query>) {
-            (
-                Occur::Must,
-                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
-            )
-        };
         // Every trigram in one field, in any of the fields.
         let in_one_field = inner
             .fields
@@ -335,43 +395,122 @@ impl SearchIndex {
             .map(|field| -> (Occur, Box<dyn Query>) {
                 let all = trigrams
                     .iter()
-                    .map(|trigram| term(Term::from_field_text(*field, trigram)))
+                    .map(|trigram| exact(Term::from_field_text(*field, trigram)))
                     .collect();
                 (Occur::Should, Box::new(BooleanQuery::new(all)))
             })
             .collect();
-        let mut clauses = vec![term(Term::from_field_u64(inner.fields.account, account.0))];
-        match group {
-            GroupFilter::Any => {}
-            GroupFilter::NoGroup => {
-                clauses.push(term(Term::from_field_u64(inner.fields.group, NO_GROUP)))
-            }
-            GroupFilter::Group(id) => {
-                clauses.push(term(Term::from_field_u64(inner.fields.group, id.0)))
-            }
-        }
+        let mut clauses = vec![exact(Term::from_field_u64(inner.fields.account, account.0))];
+        clauses.extend(inner.fields.group_clause(group));
         clauses.push((Occur::Must, Box::new(BooleanQuery::new(in_one_field))));
         // Pending first, then the searcher: a contact leaves the pending set only after the
         // reader was reloaded with it.
-        let mut ids: Vec<u64> = {
-            let pending = inner.pending.lock();
-            pending
-                .changed
-                .iter()
-                .chain(&pending.committing)
-                .filter(|(owner, _)| *owner == account)
-                .map(|(_, id)| id.0)
-                .collect()
-        };
+        let mut ids: Vec<u64> = inner.pending_of(account).into_iter().collect();
         let searcher = inner.reader.searcher();
-        ids.extend(
-            searcher
-                .search(&BooleanQuery::new(clauses), &Ids)
-                .map_err(index_error)?,
-        );
+        let found = searcher
+            .search(&BooleanQuery::new(clauses), &SortEntries(None))
+            .map_err(index_error)?;
+        ids.extend(found.iter().map(|entry| entry.id));
         ids.sort_unstable();
         ids.dedup();
         Ok(Some(ids.into_iter().map(ContactId).collect()))
+    }
+
+    /// Page `skip..skip + take` of the contacts of `account` (in `group`) sorted by `sort`, then
+    /// by id (by id alone when `None`), the whole list reversed for [`Order::Descending`]; and
+    /// how many there are in all. It reads two words per contact from the index's columns,
+    /// never the contacts before the page: the page is selected among them
+    /// ([`select_page`]), and only contacts whose words tie at its edges (keys longer than 15
+    /// bytes that share their first 15) are read from the store. `None` while the index is
+    /// being built.
+    pub fn page(
+        &self,
+        account: AccountId,
+        group: GroupFilter,
+        sort: Option<ContactSort>,
+        order: Order,
+        skip: u64,
+        take: u64,
+    ) -> Result<Option<(u64, Vec<ContactId>)>, StoreError> {
+        let inner = &self.0.inner;
+        if !self.is_ready() {
+            return Ok(None);
+        }
+        // Pending first, then the searcher (as in `candidates`): a pending contact's document
+        // may be stale or gone, so it is left out and its record read instead.
+        let pending = inner.pending_of(account);
+        let mut clauses = vec![exact(Term::from_field_u64(inner.fields.account, account.0))];
+        clauses.extend(inner.fields.group_clause(group));
+        let columns = sort.map(sort_field_names);
+        let searcher = inner.reader.searcher();
+        let mut entries = searcher
+            .search(&BooleanQuery::new(clauses), &SortEntries(columns))
+            .map_err(index_error)?;
+        if !pending.is_empty() {
+            entries.retain(|entry| !pending.contains(&entry.id));
+            for id in &pending {
+                if let Some(contact) = inner.contact(account, ContactId(*id))? {
+                    if group.admits(&contact) {
+                        entries.push(Entry::of(&contact, sort));
+                    }
+                }
+            }
+        }
+        let total = entries.len() as u64;
+        let from = usize::try_from(skip.min(total)).unwrap_or(usize::MAX);
+        let to = usize::try_from(skip.saturating_add(take).min(total)).unwrap_or(usize::MAX);
+        let descending = order == Order::Descending;
+        let ids = select_page(&mut entries, from..to, descending, |members| {
+            let Some(sort) = sort else {
+                return Ok(vec![0; members.len()]);
+            };
+            let segments = searcher.segment_readers();
+            let mut columns = Vec::with_capacity(segments.len());
+            for segment in segments {
+                columns.push(
+                    segment
+                        .fast_fields()
+                        .str(&sort_key_name(sort))
+                        .map_err(index_error)?,
+                );
+            }
+            // Each distinct key once: by its term ordinal in its segment's dictionary (a
+            // pending contact's from its record).
+            let mut distinct: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
+            let mut found = Vec::with_capacity(members.len());
+            for member in members {
+                let place = match member.at {
+                    PENDING => (PENDING, member.id),
+                    at => {
+                        let column = columns.get((at >> 32) as usize).and_then(Option::as_ref);
+                        let ord = column.and_then(|column| column.term_ords(at as u32).next());
+                        (at >> 32, ord.unwrap_or(u64::MAX))
+                    }
+                };
+                if let std::collections::hash_map::Entry::Vacant(vacant) = distinct.entry(place) {
+                    let mut key = Vec::new();
+                    if place.0 == PENDING {
+                        if let Some(contact) = inner.contact(account, ContactId(member.id))? {
+                            key = sort.key(&contact).into_bytes();
+                        }
+                    } else if let Some(column) = columns[place.0 as usize].as_ref() {
+                        column
+                            .ord_to_bytes(place.1, &mut key)
+                            .map_err(|error| StoreError::Search(error.to_string()))?;
+                    }
+                    vacant.insert(key);
+                }
+                found.push(place);
+            }
+            let mut keys: Vec<&Vec<u8>> = distinct.values().collect();
+            keys.sort_unstable();
+            keys.dedup();
+            Ok(found
+                .iter()
+                .map(|place| keys.partition_point(|key| *key < &distinct[place]) as u64)
+                .collect())
+        })?;
+        Ok(Some((total, ids.into_iter().map(ContactId).collect())))
     }
 
     /// Makes the documents of `account` again from the store (`resolver-server reindex`), and
@@ -408,7 +547,37 @@ impl SearchIndex {
     }
 }
 
+/// A clause every matching document must satisfy: holding `term`.
+fn exact(term: Term) -> (Occur, Box<dyn Query>) {
+    (
+        Occur::Must,
+        Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+    )
+}
+
 impl Inner {
+    /// The ids of the contacts of `account` written since the searcher's last reload (their
+    /// documents may be stale or gone). Taken before the searcher: a contact leaves the set
+    /// only after the reader was reloaded with it.
+    fn pending_of(&self, account: AccountId) -> HashSet<u64> {
+        let pending = self.pending.lock();
+        pending
+            .changed
+            .iter()
+            .chain(&pending.committing)
+            .filter(|(owner, _)| *owner == account)
+            .map(|(_, id)| id.0)
+            .collect()
+    }
+
+    /// The contact as the store holds it now.
+    fn contact(&self, account: AccountId, id: ContactId) -> Result<Option<Contact>, StoreError> {
+        self.data
+            .get(keys::contact(account, id))?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+
     /// Commits what the writer holds with `payload` and shows it to searches.
     fn commit(&self, payload: &str) -> Result<(), StoreError> {
         let mut writer = self.writer.lock();
@@ -425,8 +594,7 @@ impl Inner {
         let writer = self.writer.lock();
         for (account, id) in contacts {
             writer.delete_term(Term::from_field_u64(self.fields.id, id.0));
-            if let Some(bytes) = self.data.get(keys::contact(*account, *id))? {
-                let contact: Contact = decode(&bytes)?;
+            if let Some(contact) = self.contact(*account, *id)? {
                 writer
                     .add_document(self.fields.document(*account, &contact))
                     .map_err(index_error)?;
@@ -580,26 +748,135 @@ pub(crate) fn like_pattern(phrase: &str) -> Option<String> {
     (longest >= 3).then_some(pattern)
 }
 
-/// Collects the `id` of every matching document.
-struct Ids;
-
-struct SegmentIds {
-    ids: Column<u64>,
-    found: Vec<u64>,
+/// A contact in a list being paged: its [`sort_words`] (its id and zero for id order) and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    words: (u64, u64),
+    id: u64,
+    /// Its document: segment ordinal (high half) and doc id; [`PENDING`] for a contact read
+    /// from the store.
+    at: u64,
 }
 
-impl Collector for Ids {
-    type Fruit = Vec<u64>;
-    type Child = SegmentIds;
+/// The [`Entry::at`] of a contact read from the store.
+const PENDING: u64 = u64::MAX;
+
+impl Entry {
+    fn of(contact: &Contact, sort: Option<ContactSort>) -> Entry {
+        let id = contact.id.0;
+        let words = match sort {
+            Some(sort) => sort_words(sort.key(contact).as_bytes()),
+            None => (id, 0),
+        };
+        Entry {
+            words,
+            id,
+            at: PENDING,
+        }
+    }
+
+    /// Whether entries with these words may still differ by their whole keys.
+    fn long(&self) -> bool {
+        self.words.1 & 0xff == LONG_KEY
+    }
+}
+
+/// The ids at `range` of `entries` ordered by their whole keys, then ids (the reverse when
+/// `descending`), where `ranks` gives, for entries whose words tie, numbers in the order of
+/// their whole keys (equal for equal keys). `entries` is reordered in place: two selections
+/// (O(n)) put the page's entries in place by words and ids, which is the order except inside
+/// a group of long keys with equal words; each such group that the page holds is then ranked
+/// and ordered, whole when it crosses the page's edge.
+fn select_page(
+    entries: &mut [Entry],
+    range: std::ops::Range<usize>,
+    descending: bool,
+    mut ranks: impl FnMut(&[Entry]) -> Result<Vec<u64>, StoreError>,
+) -> Result<Vec<u64>, StoreError> {
+    let (from, to) = (range.start, range.end);
+    if from >= to {
+        return Ok(Vec::new());
+    }
+    let directed = |ordering: std::cmp::Ordering| {
+        if descending {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    };
+    let coarse = |a: &Entry, b: &Entry| directed((a.words, a.id).cmp(&(b.words, b.id)));
+    entries.select_nth_unstable_by(from, coarse);
+    let rest = &mut entries[from..];
+    if to - from < rest.len() {
+        rest.select_nth_unstable_by(to - from, coarse);
+    }
+    entries[from..to].sort_unstable_by(coarse);
+    let mut page: Vec<u64> = entries[from..to].iter().map(|entry| entry.id).collect();
+    let mut start = from;
+    while start < to {
+        let words = entries[start].words;
+        let end = start + entries[start..to].partition_point(|entry| entry.words == words);
+        if entries[start].long() {
+            // The group, with its members beyond the page's edges, and the rank of its first.
+            let same = |entry: &&Entry| entry.words == words;
+            let mut members: Vec<Entry> = entries[start..end].to_vec();
+            let mut first = start;
+            if start == from {
+                let count = members.len();
+                members.extend(entries[..from].iter().filter(same));
+                first -= members.len() - count;
+            }
+            if end == to {
+                members.extend(entries[to..].iter().filter(same));
+            }
+            let mut ranked: Vec<(u64, u64)> = ranks(&members)?
+                .into_iter()
+                .zip(members.iter().map(|member| member.id))
+                .collect();
+            ranked.sort_unstable_by(|a, b| directed(a.cmp(b)));
+            for (rank, (_, id)) in (first..).zip(ranked) {
+                if (start..end).contains(&rank) {
+                    page[rank - from] = id;
+                }
+            }
+        }
+        start = end;
+    }
+    Ok(page)
+}
+
+/// Collects an [`Entry`] for every matching document: the two sort-word columns named (the
+/// id alone when `None`).
+struct SortEntries(Option<(String, String)>);
+
+struct SegmentEntries {
+    segment: u64,
+    ids: Column<u64>,
+    words: Option<(Column<u64>, Column<u64>)>,
+    found: Vec<Entry>,
+    buffers: [Vec<Option<u64>>; 3],
+}
+
+impl Collector for SortEntries {
+    type Fruit = Vec<Entry>;
+    type Child = SegmentEntries;
 
     fn for_segment(
         &self,
-        _segment: u32,
+        segment: u32,
         reader: &tantivy::SegmentReader,
-    ) -> tantivy::Result<SegmentIds> {
-        Ok(SegmentIds {
-            ids: reader.fast_fields().u64("id")?,
-            found: Vec::new(),
+    ) -> tantivy::Result<SegmentEntries> {
+        let fast = reader.fast_fields();
+        let words = match &self.0 {
+            Some((high, low)) => Some((fast.u64(high)?, fast.u64(low)?)),
+            None => None,
+        };
+        Ok(SegmentEntries {
+            segment: u64::from(segment),
+            ids: fast.u64("id")?,
+            words,
+            found: Vec::with_capacity(reader.num_docs() as usize),
+            buffers: Default::default(),
         })
     }
 
@@ -607,26 +884,59 @@ impl Collector for Ids {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
-        Ok(fruits.concat())
+    fn merge_fruits(&self, fruits: Vec<Vec<Entry>>) -> tantivy::Result<Vec<Entry>> {
+        // Into the largest (usually the one big segment's), not a copy of all.
+        let mut fruits = fruits;
+        fruits.sort_by_key(|fruit| std::cmp::Reverse(fruit.len()));
+        let mut fruits = fruits.into_iter();
+        let mut all = fruits.next().unwrap_or_default();
+        for fruit in fruits {
+            all.extend(fruit);
+        }
+        Ok(all)
     }
 }
 
-impl SegmentCollector for SegmentIds {
-    type Fruit = Vec<u64>;
+impl SegmentCollector for SegmentEntries {
+    type Fruit = Vec<Entry>;
 
     fn collect(&mut self, doc: DocId, _score: tantivy::Score) {
-        self.found.extend(self.ids.first(doc));
+        self.collect_block(&[doc]);
     }
 
-    fn harvest(self) -> Vec<u64> {
+    fn collect_block(&mut self, docs: &[DocId]) {
+        let [ids, highs, lows] = &mut self.buffers;
+        for buffer in [&mut *ids, &mut *highs, &mut *lows] {
+            buffer.clear();
+            buffer.resize(docs.len(), None);
+        }
+        self.ids.first_vals(docs, ids);
+        if let Some((high, low)) = &self.words {
+            high.first_vals(docs, highs);
+            low.first_vals(docs, lows);
+        }
+        for (at, doc) in docs.iter().enumerate() {
+            let Some(id) = ids[at] else { continue };
+            let words = match &self.words {
+                Some(_) => (highs[at].unwrap_or(0), lows[at].unwrap_or(0)),
+                None => (id, 0),
+            };
+            self.found.push(Entry {
+                words,
+                id,
+                at: self.segment << 32 | u64::from(*doc),
+            });
+        }
+    }
+
+    fn harvest(self) -> Vec<Entry> {
         self.found
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::like_pattern;
+    use super::*;
 
     #[test]
     fn like_patterns_are_looser_than_rust_lowercasing() {
@@ -642,5 +952,73 @@ mod tests {
         assert_eq!(like_pattern("i\u{307}stanbul"), None);
         assert_eq!(like_pattern("kik"), None, "no three literal characters");
         assert_eq!(like_pattern("łó"), None);
+    }
+
+    /// Keys from a small alphabet, short and long, so that words tie often and long keys
+    /// share their first 15 bytes.
+    fn key_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            "[ab]{0,4}",
+            "[ab\\x00]{0,17}",
+            "aaaaaaaaaaaaaaa[ab]{0,3}",
+            "[ab]{14,17}",
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        #[test]
+        fn sort_words_order_as_keys_do(a in key_strategy(), b in key_strategy()) {
+            let (words_a, words_b) = (sort_words(a.as_bytes()), sort_words(b.as_bytes()));
+            if words_a != words_b {
+                proptest::prop_assert_eq!(words_a.cmp(&words_b), a.cmp(&b));
+            } else if words_a.1 & 0xff != LONG_KEY {
+                proptest::prop_assert_eq!(&a, &b);
+            }
+        }
+
+        #[test]
+        fn pages_are_the_sorted_list_cut(
+            keys in proptest::collection::vec(key_strategy(), 0..120),
+            skip in 0usize..130,
+            take in 1usize..40,
+            descending: bool,
+        ) {
+            let mut sorted: Vec<(String, u64)> =
+                keys.iter().cloned().zip(1u64..).collect();
+            sorted.sort();
+            if descending {
+                sorted.reverse();
+            }
+            let expected: Vec<u64> =
+                sorted.iter().skip(skip).take(take).map(|(_, id)| *id).collect();
+            let mut entries: Vec<Entry> = keys
+                .iter()
+                .zip(1u64..)
+                .map(|(key, id)| Entry { words: sort_words(key.as_bytes()), id, at: PENDING })
+                .collect();
+            let from = skip.min(keys.len());
+            let to = (skip + take).min(keys.len());
+            let mut read = 0;
+            let page = select_page(&mut entries, from..to, descending, |members| {
+                read += members.len();
+                let key = |member: &Entry| &keys[member.id as usize - 1];
+                let mut distinct: Vec<&String> = members.iter().map(key).collect();
+                distinct.sort_unstable();
+                distinct.dedup();
+                Ok(members
+                    .iter()
+                    .map(|member| distinct.partition_point(|other| *other < key(member)) as u64)
+                    .collect())
+            })
+            .expect("page");
+            proptest::prop_assert_eq!(page, expected);
+            proptest::prop_assert!(
+                read <= keys.iter().filter(|key| key.len() > 15).count(),
+                "only long keys are read"
+            );
+        }
     }
 }
