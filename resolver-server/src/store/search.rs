@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::Column;
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
@@ -460,20 +460,23 @@ impl SearchIndex {
         let from = usize::try_from(skip.min(total)).unwrap_or(usize::MAX);
         let to = usize::try_from(skip.saturating_add(take).min(total)).unwrap_or(usize::MAX);
         let descending = order == Order::Descending;
+        // Each segment's dictionary column, opened for the first group of long keys.
+        let mut opened: Option<Vec<Option<StrColumn>>> = None;
         let ids = select_page(&mut entries, from..to, descending, |members| {
             let Some(sort) = sort else {
                 return Ok(vec![0; members.len()]);
             };
-            let segments = searcher.segment_readers();
-            let mut columns = Vec::with_capacity(segments.len());
-            for segment in segments {
-                columns.push(
-                    segment
-                        .fast_fields()
-                        .str(&sort_key_name(sort))
-                        .map_err(index_error)?,
-                );
-            }
+            let columns = match &mut opened {
+                Some(columns) => columns,
+                None => {
+                    let mut columns = Vec::new();
+                    for segment in searcher.segment_readers() {
+                        let fast = segment.fast_fields();
+                        columns.push(fast.str(&sort_key_name(sort)).map_err(index_error)?);
+                    }
+                    opened.insert(columns)
+                }
+            };
             // Each distinct key once: by its term ordinal in its segment's dictionary (a
             // pending contact's from its record).
             let mut distinct: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
