@@ -228,6 +228,8 @@ struct Inner {
     clean: AtomicBool,
     /// Set when the store closes: a rebuild in progress gives up.
     stopping: AtomicBool,
+    /// How many list pages are selected at once.
+    selecting: Gate,
     dir: PathBuf,
 }
 
@@ -329,6 +331,7 @@ impl SearchIndex {
             ready: AtomicBool::new(ready),
             clean: AtomicBool::new(ready),
             stopping: AtomicBool::new(false),
+            selecting: Gate::new(std::thread::available_parallelism().map_or(2, usize::from)),
             dir: dir.to_owned(),
         });
         if !ready {
@@ -438,6 +441,7 @@ impl SearchIndex {
         }
         // Pending first, then the searcher (as in `candidates`): a pending contact's document
         // may be stale or gone, so it is left out and its record read instead.
+        let _turn = inner.selecting.enter();
         let pending = inner.pending_of(account);
         let mut clauses = vec![exact(Term::from_field_u64(inner.fields.account, account.0))];
         clauses.extend(inner.fields.group_clause(group));
@@ -479,7 +483,8 @@ impl SearchIndex {
             };
             // Each distinct key once: by its term ordinal in its segment's dictionary (a
             // pending contact's from its record).
-            let mut distinct: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
+            let mut distinct: HashMap<(u64, u64), usize> = HashMap::new();
+            let mut keys: Vec<Vec<u8>> = Vec::new();
             let mut found = Vec::with_capacity(members.len());
             for member in members {
                 let place = match member.at {
@@ -490,28 +495,27 @@ impl SearchIndex {
                         (at >> 32, ord.unwrap_or(u64::MAX))
                     }
                 };
-                if let std::collections::hash_map::Entry::Vacant(vacant) = distinct.entry(place) {
-                    let mut key = Vec::new();
-                    if place.0 == PENDING {
-                        if let Some(contact) = inner.contact(account, ContactId(member.id))? {
-                            key = sort.key(&contact).into_bytes();
+                let slot = match distinct.entry(place) {
+                    std::collections::hash_map::Entry::Occupied(known) => *known.get(),
+                    std::collections::hash_map::Entry::Vacant(vacant) => {
+                        let mut key = Vec::new();
+                        if place.0 == PENDING {
+                            if let Some(contact) = inner.contact(account, ContactId(member.id))? {
+                                key = sort.key(&contact).into_bytes();
+                            }
+                        } else if let Some(column) = columns[place.0 as usize].as_ref() {
+                            column
+                                .ord_to_bytes(place.1, &mut key)
+                                .map_err(|error| StoreError::Search(error.to_string()))?;
                         }
-                    } else if let Some(column) = columns[place.0 as usize].as_ref() {
-                        column
-                            .ord_to_bytes(place.1, &mut key)
-                            .map_err(|error| StoreError::Search(error.to_string()))?;
+                        keys.push(key);
+                        *vacant.insert(keys.len() - 1)
                     }
-                    vacant.insert(key);
-                }
-                found.push(place);
+                };
+                found.push(slot);
             }
-            let mut keys: Vec<&Vec<u8>> = distinct.values().collect();
-            keys.sort_unstable();
-            keys.dedup();
-            Ok(found
-                .iter()
-                .map(|place| keys.partition_point(|key| *key < &distinct[place]) as u64)
-                .collect())
+            let ranks = dense_ranks(&keys);
+            Ok(found.into_iter().map(|slot| ranks[slot]).collect())
         })?;
         Ok(Some((total, ids.into_iter().map(ContactId).collect())))
     }
@@ -751,6 +755,45 @@ pub(crate) fn like_pattern(phrase: &str) -> Option<String> {
     (longest >= 3).then_some(pattern)
 }
 
+/// Lets at most so many threads in at once; the others wait their turn. A list page holds a
+/// vector of every contact of its filter (32 bytes each) while it selects: more pages at once
+/// than cores only thrash the caches (`scripts/load.sh`, 32 connections on two cores: 7 pages
+/// a second, against about 30 one at a time).
+struct Gate {
+    limit: usize,
+    inside: Mutex<usize>,
+    left: parking_lot::Condvar,
+}
+
+/// A thread's turn inside a [`Gate`], until dropped.
+struct Turn<'a>(&'a Gate);
+
+impl Gate {
+    fn new(limit: usize) -> Gate {
+        Gate {
+            limit: limit.max(1),
+            inside: Mutex::new(0),
+            left: parking_lot::Condvar::new(),
+        }
+    }
+
+    fn enter(&self) -> Turn<'_> {
+        let mut inside = self.inside.lock();
+        while *inside >= self.limit {
+            self.left.wait(&mut inside);
+        }
+        *inside += 1;
+        Turn(self)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        *self.0.inside.lock() -= 1;
+        self.0.left.notify_one();
+    }
+}
+
 /// A contact in a list being paged: its [`sort_words`] (its id and zero for id order) and id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
@@ -846,6 +889,21 @@ fn select_page(
         start = end;
     }
     Ok(page)
+}
+
+/// For each of `keys`, a number in their order: equal keys get equal numbers.
+fn dense_ranks<K: Ord>(keys: &[K]) -> Vec<u64> {
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_unstable_by(|a, b| keys[*a].cmp(&keys[*b]));
+    let mut ranks = vec![0; keys.len()];
+    let mut rank = 0;
+    for (at, slot) in order.iter().enumerate() {
+        if at > 0 && keys[order[at - 1]] != keys[*slot] {
+            rank += 1;
+        }
+        ranks[*slot] = rank;
+    }
+    ranks
 }
 
 /// Collects an [`Entry`] for every matching document: the two sort-word columns named (the
@@ -1007,14 +1065,9 @@ mod tests {
             let mut read = 0;
             let page = select_page(&mut entries, from..to, descending, |members| {
                 read += members.len();
-                let key = |member: &Entry| &keys[member.id as usize - 1];
-                let mut distinct: Vec<&String> = members.iter().map(key).collect();
-                distinct.sort_unstable();
-                distinct.dedup();
-                Ok(members
-                    .iter()
-                    .map(|member| distinct.partition_point(|other| *other < key(member)) as u64)
-                    .collect())
+                let of_members: Vec<&String> =
+                    members.iter().map(|member| &keys[member.id as usize - 1]).collect();
+                Ok(dense_ranks(&of_members))
             })
             .expect("page");
             proptest::prop_assert_eq!(page, expected);
@@ -1023,5 +1076,31 @@ mod tests {
                 "only long keys are read"
             );
         }
+    }
+
+    #[test]
+    fn a_gate_lets_no_more_than_its_limit_in() {
+        let gate = std::sync::Arc::new(Gate::new(2));
+        let inside = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (gate, inside, most) = (gate.clone(), inside.clone(), most.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        let _turn = gate.enter();
+                        let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("thread");
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} inside at once");
     }
 }
