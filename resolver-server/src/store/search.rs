@@ -28,8 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
-use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::{Column, StrColumn};
+use tantivy::columnar::StrColumn;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
@@ -230,6 +229,9 @@ struct Inner {
     stopping: AtomicBool,
     /// How many list pages are selected at once.
     selecting: Gate,
+    /// Vectors that list pages selected in, kept for the next ones (at most one per turn of
+    /// `selecting`): a million contacts make 32 MB that a fresh vector would fault in again.
+    spare: Mutex<Vec<Vec<Entry>>>,
     dir: PathBuf,
 }
 
@@ -332,6 +334,7 @@ impl SearchIndex {
             clean: AtomicBool::new(ready),
             stopping: AtomicBool::new(false),
             selecting: Gate::new(std::thread::available_parallelism().map_or(2, usize::from)),
+            spare: Mutex::new(Vec::new()),
             dir: dir.to_owned(),
         });
         if !ready {
@@ -410,8 +413,8 @@ impl SearchIndex {
         // reader was reloaded with it.
         let mut ids: Vec<u64> = inner.pending_of(account).into_iter().collect();
         let searcher = inner.reader.searcher();
-        let found = searcher
-            .search(&BooleanQuery::new(clauses), &SortEntries(None))
+        let mut found = Vec::new();
+        collect_entries(&searcher, &BooleanQuery::new(clauses), None, &mut found)
             .map_err(index_error)?;
         ids.extend(found.iter().map(|entry| entry.id));
         ids.sort_unstable();
@@ -447,9 +450,16 @@ impl SearchIndex {
         clauses.extend(inner.fields.group_clause(group));
         let columns = sort.map(sort_field_names);
         let searcher = inner.reader.searcher();
-        let mut entries = searcher
-            .search(&BooleanQuery::new(clauses), &SortEntries(columns))
-            .map_err(index_error)?;
+        // A vector a page before this one selected in (its pages are gone by now).
+        let mut entries = inner.spare.lock().pop().unwrap_or_default();
+        entries.clear();
+        collect_entries(
+            &searcher,
+            &BooleanQuery::new(clauses),
+            columns.as_ref(),
+            &mut entries,
+        )
+        .map_err(index_error)?;
         if !pending.is_empty() {
             entries.retain(|entry| !pending.contains(&entry.id));
             for id in &pending {
@@ -517,6 +527,7 @@ impl SearchIndex {
             let ranks = dense_ranks(&keys);
             Ok(found.into_iter().map(|slot| ranks[slot]).collect())
         })?;
+        inner.spare.lock().push(entries);
         Ok(Some((total, ids.into_iter().map(ContactId).collect())))
     }
 
@@ -906,93 +917,59 @@ fn dense_ranks<K: Ord>(keys: &[K]) -> Vec<u64> {
     ranks
 }
 
-/// Collects an [`Entry`] for every matching document: the two sort-word columns named (the
-/// id alone when `None`).
-struct SortEntries(Option<(String, String)>);
-
-struct SegmentEntries {
-    segment: u64,
-    ids: Column<u64>,
-    words: Option<(Column<u64>, Column<u64>)>,
-    found: Vec<Entry>,
-    buffers: [Vec<Option<u64>>; 3],
-}
-
-impl Collector for SortEntries {
-    type Fruit = Vec<Entry>;
-    type Child = SegmentEntries;
-
-    fn for_segment(
-        &self,
-        segment: u32,
-        reader: &tantivy::SegmentReader,
-    ) -> tantivy::Result<SegmentEntries> {
+/// Appends an [`Entry`] for every live document matching `query` to `into`: its id and the
+/// two sort-word columns named in `words` (the id alone when `None`). Reads a block of
+/// documents at a time from each column.
+fn collect_entries(
+    searcher: &tantivy::Searcher,
+    query: &dyn Query,
+    words: Option<&(String, String)>,
+    into: &mut Vec<Entry>,
+) -> tantivy::Result<()> {
+    let weight = query.weight(tantivy::query::EnableScoring::disabled_from_searcher(
+        searcher,
+    ))?;
+    let mut live: Vec<DocId> = Vec::new();
+    let [mut ids, mut highs, mut lows]: [Vec<Option<u64>>; 3] = Default::default();
+    for (segment, reader) in (0u64..).zip(searcher.segment_readers()) {
         let fast = reader.fast_fields();
-        let words = match &self.0 {
+        let id_column = fast.u64("id")?;
+        let word_columns = match words {
             Some((high, low)) => Some((fast.u64(high)?, fast.u64(low)?)),
             None => None,
         };
-        Ok(SegmentEntries {
-            segment: u64::from(segment),
-            ids: fast.u64("id")?,
-            words,
-            found: Vec::with_capacity(reader.num_docs() as usize),
-            buffers: Default::default(),
-        })
+        let alive = reader.alive_bitset();
+        into.reserve(reader.num_docs() as usize);
+        weight.for_each_no_score(reader, &mut |docs| {
+            live.clear();
+            live.extend(
+                docs.iter()
+                    .filter(|doc| alive.is_none_or(|alive| alive.is_alive(**doc))),
+            );
+            for buffer in [&mut ids, &mut highs, &mut lows] {
+                buffer.clear();
+                buffer.resize(live.len(), None);
+            }
+            id_column.first_vals(&live, &mut ids);
+            if let Some((high, low)) = &word_columns {
+                high.first_vals(&live, &mut highs);
+                low.first_vals(&live, &mut lows);
+            }
+            for (at, doc) in live.iter().enumerate() {
+                let Some(id) = ids[at] else { continue };
+                let words = match &word_columns {
+                    Some(_) => (highs[at].unwrap_or(0), lows[at].unwrap_or(0)),
+                    None => (id, 0),
+                };
+                into.push(Entry {
+                    words,
+                    id,
+                    at: segment << 32 | u64::from(*doc),
+                });
+            }
+        })?;
     }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Vec<Entry>>) -> tantivy::Result<Vec<Entry>> {
-        // Into the largest (usually the one big segment's), not a copy of all.
-        let mut fruits = fruits;
-        fruits.sort_by_key(|fruit| std::cmp::Reverse(fruit.len()));
-        let mut fruits = fruits.into_iter();
-        let mut all = fruits.next().unwrap_or_default();
-        for fruit in fruits {
-            all.extend(fruit);
-        }
-        Ok(all)
-    }
-}
-
-impl SegmentCollector for SegmentEntries {
-    type Fruit = Vec<Entry>;
-
-    fn collect(&mut self, doc: DocId, _score: tantivy::Score) {
-        self.collect_block(&[doc]);
-    }
-
-    fn collect_block(&mut self, docs: &[DocId]) {
-        let [ids, highs, lows] = &mut self.buffers;
-        for buffer in [&mut *ids, &mut *highs, &mut *lows] {
-            buffer.clear();
-            buffer.resize(docs.len(), None);
-        }
-        self.ids.first_vals(docs, ids);
-        if let Some((high, low)) = &self.words {
-            high.first_vals(docs, highs);
-            low.first_vals(docs, lows);
-        }
-        for (at, doc) in docs.iter().enumerate() {
-            let Some(id) = ids[at] else { continue };
-            let words = match &self.words {
-                Some(_) => (highs[at].unwrap_or(0), lows[at].unwrap_or(0)),
-                None => (id, 0),
-            };
-            self.found.push(Entry {
-                words,
-                id,
-                at: self.segment << 32 | u64::from(*doc),
-            });
-        }
-    }
-
-    fn harvest(self) -> Vec<Entry> {
-        self.found
-    }
+    Ok(())
 }
 
 #[cfg(test)]
