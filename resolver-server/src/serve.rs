@@ -166,6 +166,25 @@ pub fn serve(store: Store, data_dir: &Path, args: ServeArgs) -> anyhow::Result<(
         )
     };
 
+    if store.is_shared() {
+        // A database written before sorted lists had order entries gets them now, off the
+        // request path; its lists read the account until then.
+        let builder = store.clone();
+        std::thread::Builder::new()
+            .name("ssrm-contact-orders".into())
+            .spawn(move || match builder.build_contact_orders() {
+                Ok(Some(0)) => {}
+                Ok(Some(contacts)) => {
+                    tracing::info!(contacts, "sorted lists: order entries built");
+                }
+                Ok(None) => tracing::info!("sorted lists: another node builds the order entries"),
+                Err(error) => {
+                    tracing::warn!(%error, "sorted lists: building the order entries failed; lists read the account until the next start");
+                }
+            })
+            .context("cannot start the order-entry builder")?;
+    }
+
     // Also brings the domain → owner index up to date for stores written before it existed.
     for name in domain::shared_domains(&store)? {
         tracing::warn!(

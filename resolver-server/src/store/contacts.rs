@@ -112,8 +112,9 @@ impl Store {
     }
 
     /// Page `skip..skip + take` of the contacts of `account` in `group`, sorted (see
-    /// [`search::SearchIndex::page`]), and how many there are in all, from the search index;
-    /// `None` when the caller must read the whole list: PostgreSQL, or an index being built.
+    /// [`search::SearchIndex::page`]), and how many there are in all, from sled's search index
+    /// or PostgreSQL's order entries (`contact_orders.rs`); `None` when the caller must read
+    /// the list: an index being built, or what the entries do not answer.
     pub fn contact_page(
         &self,
         account: AccountId,
@@ -123,7 +124,14 @@ impl Store {
         skip: u64,
         take: u64,
     ) -> Result<Option<(u64, Vec<Contact>)>, StoreError> {
-        let Some(index) = self.search.as_ref().filter(|_| !self.scan_only) else {
+        if self.scan_only {
+            return Ok(None);
+        }
+        if self.data.as_pg().is_some() {
+            let page = self.pg_contact_page(account, group, sort, order, (skip, take));
+            return Ok(index_answer(page));
+        }
+        let Some(index) = self.search.as_ref() else {
             return Ok(None);
         };
         match index_answer(index.page(account, group, sort, order, skip, take)) {
@@ -228,6 +236,7 @@ impl Store {
             for key in index_keys(account, &contact) {
                 batch.insert(key, &[]);
             }
+            self.batch_orders(&mut batch, account, &contact);
             batch.insert(keys::contact(account, contact.id), encode(&contact));
         }
         let _guard = self.write_guard();
@@ -340,6 +349,7 @@ pub(super) fn tx_put_contact(
     for key in index_keys(account, &new) {
         data.insert(key, &[])?;
     }
+    contact_orders::tx_put_orders(data, account, old, &new)?;
     data.insert(keys::contact(account, new.id), encode(&new))?;
     Ok(new)
 }
@@ -410,6 +420,7 @@ pub(super) fn tx_remove_contact(
     if let Some(email) = &contact.email {
         data.remove(keys::email_entry(account, email.as_str(), contact.id))?;
     }
+    contact_orders::tx_remove_orders(data, account, contact)?;
     data.remove(keys::contact(account, contact.id))?;
     Ok(())
 }

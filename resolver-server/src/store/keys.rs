@@ -23,6 +23,7 @@ const TRACKED_EVENT: u8 = 0x23;
 const PHONE_TAIL_INDEX: u8 = 0x15;
 const DIALED_INDEX: u8 = 0x16;
 const BLACKLIST: u8 = 0x17;
+const CONTACT_ORDER: u8 = 0x18;
 const ACTIVITY: u8 = 0x40;
 const CAMPAIGN: u8 = 0x30;
 const CAMPAIGN_SEQUENCE: u8 = 0x31;
@@ -187,6 +188,52 @@ pub fn group_members(account: AccountId, group: GroupId) -> Vec<u8> {
 
 pub fn group_member(account: AccountId, group: GroupId, contact: ContactId) -> Vec<u8> {
     with_u64(group_members(account, group), contact.0)
+}
+
+/// How many bytes of a sort key an order entry holds; longer keys are cut there and flagged
+/// (PostgreSQL's B-tree takes entries up to about 2,700 bytes, and an escaped byte takes two).
+pub const ORDER_KEY_BYTES: usize = 512;
+
+/// The order entries of one sort column (PostgreSQL only; `store/contact_orders.rs`).
+pub fn contact_orders(account: AccountId, column: u8) -> Vec<u8> {
+    let mut key = start(account, CONTACT_ORDER, 1);
+    key.push(column);
+    key
+}
+
+/// A contact's place in the order of one sort column: the column's sort key (its first
+/// [`ORDER_KEY_BYTES`] bytes, each NUL escaped as `00 ff`), `00 01` when that is the whole key
+/// or `00 02` when it was cut, then the contact's id. Byte order of these keys is the order of
+/// (sort key, id), except among cut keys with the same first bytes, which fall in id order.
+pub fn contact_order(account: AccountId, column: u8, sort_key: &str, id: ContactId) -> Vec<u8> {
+    let bytes = sort_key.as_bytes();
+    let kept = &bytes[..bytes.len().min(ORDER_KEY_BYTES)];
+    let mut key = contact_orders(account, column);
+    key.reserve(kept.len() + 10);
+    for &byte in kept {
+        key.push(byte);
+        if byte == 0 {
+            key.push(0xff);
+        }
+    }
+    key.extend_from_slice(&[0, if kept.len() < bytes.len() { 2 } else { 1 }]);
+    with_u64(key, id.0)
+}
+
+/// What an order entry's key holds past its column's prefix: the escaped first bytes of the
+/// sort key, whether the key was cut, and the contact's id (`None` for another kind of key).
+pub fn order_entry_of(key: &[u8]) -> Option<(&[u8], bool, ContactId)> {
+    if key.len() < 20 || key[8] != CONTACT_ORDER {
+        return None;
+    }
+    let (rest, id) = key.split_at(key.len() - 8);
+    let (escaped, end) = rest[10..].split_at(rest.len() - 12);
+    let cut = match end {
+        [0, 1] => false,
+        [0, 2] => true,
+        _ => return None,
+    };
+    Some((escaped, cut, ContactId(trailing_id(id)?)))
 }
 
 pub fn visitor(account: AccountId, suid: Suid) -> Vec<u8> {
@@ -538,6 +585,58 @@ mod tests {
         assert_eq!(key[8], 16);
         assert_eq!(contact_of(&key), Some((AccountId(3), ContactId(u64::MAX))));
         assert_eq!(contact_of(&contacts(AccountId(3))), None);
+    }
+
+    fn order_of(sort_key: &str, id: u64) -> Vec<u8> {
+        contact_order(AccountId(1), 3, sort_key, ContactId(id))
+    }
+
+    #[test]
+    fn order_entries_give_back_their_parts() {
+        let long = "ż".repeat(ORDER_KEY_BYTES);
+        for (sort_key, cut) in [("", false), ("a\0b", false), (long.as_str(), true)] {
+            let key = order_of(sort_key, 77);
+            let (escaped, was_cut, id) = order_entry_of(&key).expect("an order entry");
+            assert_eq!((was_cut, id), (cut, ContactId(77)), "{sort_key:?}");
+            assert!(key.starts_with(&contact_orders(AccountId(1), 3)));
+            if !cut {
+                assert_eq!(
+                    escaped.len(),
+                    sort_key.len() + sort_key.matches('\0').count()
+                );
+            }
+        }
+        assert_eq!(order_entry_of(&contact(AccountId(1), ContactId(1))), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::proptest_config())]
+
+        /// Order entries sort as (sort key, id) do, except that two cut keys with the same
+        /// first bytes fall in id order.
+        #[test]
+        fn order_entries_sort_as_their_keys(
+            a in "[a\\x00\\x01\\xff]{0,6}",
+            b in "[a\\x00\\x01\\xff]{0,6}",
+            pad in proptest::prop_oneof![
+                proptest::strategy::Just(0usize),
+                proptest::strategy::Just(ORDER_KEY_BYTES - 3),
+                proptest::strategy::Just(ORDER_KEY_BYTES),
+            ],
+            ids in (0u64..4, 0u64..4),
+        ) {
+            let a = format!("{}{a}", "x".repeat(pad));
+            let b = format!("{}{b}", "x".repeat(pad));
+            let cut = |text: &str| text.len() > ORDER_KEY_BYTES;
+            let same_cut_prefix = cut(&a) && cut(&b)
+                && a.as_bytes()[..ORDER_KEY_BYTES] == b.as_bytes()[..ORDER_KEY_BYTES];
+            let expected = if same_cut_prefix {
+                ids.0.cmp(&ids.1)
+            } else {
+                (a.as_str(), ids.0).cmp(&(b.as_str(), ids.1))
+            };
+            proptest::prop_assert_eq!(order_of(&a, ids.0).cmp(&order_of(&b, ids.1)), expected);
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod backup;
 mod blacklist;
 mod campaigns;
 mod commit;
+mod contact_orders;
 mod contacts;
 mod groups;
 pub mod keys;
@@ -127,6 +128,9 @@ pub struct Store {
     search: Option<search::SearchIndex>,
     /// Searches read every contact, whatever index there is ([`Store::scan_only`]).
     scan_only: bool,
+    /// Every contact has its PostgreSQL order entries (`contact_orders.rs`), as far as this
+    /// process has seen.
+    orders_built: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub use backend::pg::DEFAULT_POOL;
@@ -136,6 +140,8 @@ pub use backend::pg::DEFAULT_POOL;
 #[derive(Clone, Copy, Debug)]
 pub enum Job {
     Retention = 0x5352_4d01,
+    /// Giving every contact its order entries ([`Store::build_contact_orders`]).
+    ContactOrders = 0x5352_4d02,
 }
 
 /// Held while this process does a [`Job`].
@@ -232,6 +238,7 @@ impl Store {
             outbox_signal: std::sync::Arc::default(),
             search: None,
             scan_only: false,
+            orders_built: Arc::default(),
         })
     }
 

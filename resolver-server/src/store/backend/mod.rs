@@ -216,6 +216,14 @@ pub(crate) enum Tree {
 }
 
 impl Tree {
+    /// The PostgreSQL table behind this tree (`None` on sled).
+    pub(crate) fn as_pg(&self) -> Option<&pg::PgTree> {
+        match self {
+            Tree::Sled(_) => None,
+            Tree::Pg(tree) => Some(tree),
+        }
+    }
+
     pub(crate) fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<IVec>, Error> {
         match self {
             Tree::Sled(sled) => Ok(sled.tree.get(key)?),
@@ -542,6 +550,28 @@ impl TransactionalTree {
         match self {
             TransactionalTree::Sled(_) => drop(payload),
             TransactionalTree::Pg(tree) => tree.notify(payload),
+        }
+    }
+
+    /// Removes `key` without returning what it held (on PostgreSQL that would cost a read).
+    pub(crate) fn discard(
+        &self,
+        key: impl AsRef<[u8]> + Into<IVec>,
+    ) -> Result<(), UnabortableTransactionError> {
+        match self {
+            TransactionalTree::Sled(_) => self.remove(key).map(drop),
+            TransactionalTree::Pg(tree) => {
+                tree.discard(key.as_ref());
+                Ok(())
+            }
+        }
+    }
+
+    /// The PostgreSQL table inside this transaction (`None` on sled).
+    pub(crate) fn as_pg(&self) -> Option<&pg::TxTree> {
+        match self {
+            TransactionalTree::Sled(_) => None,
+            TransactionalTree::Pg(tree) => Some(tree),
         }
     }
 

@@ -643,6 +643,75 @@ impl PgTree {
             .map_or(0, |row| row.get::<_, i64>(0).max(0) as usize))
     }
 
+    /// Entries `offset..offset + limit` of one account's keys in `lo..hi` (a range within
+    /// the account), in key order or its reverse; values only `with_values`. The database
+    /// walks the primary key's B-tree past the first `offset` entries without reading their
+    /// rows (tenant tables only).
+    pub(crate) fn window(
+        &self,
+        lo: &[u8],
+        hi: &[u8],
+        descending: bool,
+        (offset, limit): (u64, u64),
+        with_values: bool,
+    ) -> Result<Vec<(IVec, IVec)>, StoreError> {
+        let value = if with_values { "value" } else { "''::bytea" };
+        let order = if descending { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT key, {value} FROM {} WHERE account_id = $1 AND key >= $2 AND key < $3 \
+             ORDER BY key {order} OFFSET $4 LIMIT $5",
+            self.table.name()
+        );
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .pg
+            .query(&sql, &[&account_of(lo), &lo, &hi, &offset, &limit])?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    IVec::from(row.get::<_, Vec<u8>>(0)),
+                    IVec::from(row.get::<_, Vec<u8>>(1)),
+                )
+            })
+            .collect())
+    }
+
+    /// How many keys one account has in `lo..hi` (an index-only count; tenant tables only).
+    pub(crate) fn count_between(&self, lo: &[u8], hi: &[u8]) -> Result<u64, StoreError> {
+        let sql = format!(
+            "SELECT count(*) FROM {} WHERE account_id = $1 AND key >= $2 AND key < $3",
+            self.table.name()
+        );
+        let rows = self.pg.query(&sql, &[&account_of(lo), &lo, &hi])?;
+        Ok(rows
+            .first()
+            .map_or(0, |row| row.get::<_, i64>(0).max(0) as u64))
+    }
+
+    /// The values of `keys` (all of one account) that exist, in one round trip (tenant
+    /// tables only).
+    pub(crate) fn get_many(&self, keys: &[Vec<u8>]) -> Result<Vec<(IVec, IVec)>, StoreError> {
+        let Some(first) = keys.first() else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "SELECT key, value FROM {} WHERE account_id = $1 AND key = ANY($2)",
+            self.table.name()
+        );
+        let rows = self.pg.query(&sql, &[&account_of(first), &keys])?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    IVec::from(row.get::<_, Vec<u8>>(0)),
+                    IVec::from(row.get::<_, Vec<u8>>(1)),
+                )
+            })
+            .collect())
+    }
+
     pub(crate) fn iter_between(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> PgIter {
         PgIter {
             tree: self.clone(),
@@ -845,6 +914,47 @@ impl TxTree {
             return Ok(written.clone());
         }
         get_on(&self.state.client, self.table, key).map_err(|error| tx_error(&error))
+    }
+
+    /// Up to `limit` entries of one account's keys in `lo..hi`, in key order, as this
+    /// transaction's snapshot holds them (its own buffered writes are not seen: read before
+    /// writing). The rows read take part in the serializability check, so a concurrent
+    /// change to them makes one of the two transactions run again.
+    pub(crate) fn range(
+        &self,
+        lo: &[u8],
+        hi: &[u8],
+        limit: u64,
+    ) -> Result<Vec<(IVec, IVec)>, UnabortableTransactionError> {
+        let sql = format!(
+            "SELECT key, value FROM {} WHERE account_id = $1 AND key >= $2 AND key < $3 \
+             ORDER BY key LIMIT $4",
+            self.table.name()
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query_on(
+            &self.state.client,
+            &sql,
+            &[&account_of(lo), &lo, &hi, &limit],
+        )
+        .map_err(|error| tx_error(&error))?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    IVec::from(row.get::<_, Vec<u8>>(0)),
+                    IVec::from(row.get::<_, Vec<u8>>(1)),
+                )
+            })
+            .collect())
+    }
+
+    /// Removes `key` without reading what it held (no round trip).
+    pub(crate) fn discard(&self, key: &[u8]) {
+        self.state
+            .writes
+            .borrow_mut()
+            .insert((self.table, key.to_vec()), None);
     }
 
     pub(crate) fn insert(&self, key: &[u8], value: IVec) {

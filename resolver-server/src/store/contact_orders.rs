@@ -1,0 +1,303 @@
+//! Sorted contact lists on PostgreSQL: an order entry per contact and sort column
+//! (`keys::contact_order`), written in the same transaction as the contact, so that page N of
+//! any order is a walk of the primary key's B-tree to entry N, not a read of the account.
+//! (On sled the search index pages lists, see `search.rs`.)
+//!
+//! Entries hold a sort key's first bytes only; among contacts whose keys were cut and agree
+//! in those bytes (two keys longer than [`keys::ORDER_KEY_BYTES`] bytes that agree in all of
+//! them: rare), entries fall in id order. A page sorts such a run inside it by the whole keys
+//! from the records it reads anyway; a run across the page's edge is read whole, sorted, and
+//! its members put in their places.
+//!
+//! A database written before order entries existed (or copied from sled by `migrate-store`)
+//! has none: [`Store::build_contact_orders`] writes them, once, and until it has, lists scan.
+
+use super::backend::{IVec, TransactionalTree};
+use super::*;
+use crate::domain::{ContactSort, GroupFilter, Order};
+use std::sync::atomic::Ordering;
+
+/// Set in the meta tree once every contact has its order entries.
+const BUILT: &[u8] = b"contact-orders-built";
+
+/// Contacts read and given their entries per transaction while building.
+const BUILD_CHUNK: u64 = 1_000;
+
+fn column(sort: ContactSort) -> u8 {
+    ContactSort::ALL
+        .iter()
+        .position(|known| *known == sort)
+        .expect("ALL holds every sort") as u8
+}
+
+/// The first key past every key that starts with `prefix` (whose last byte, a kind or a
+/// column, is never 0xFF).
+fn end_of(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    end
+}
+
+/// The order entries of `contact`, one per sort column.
+fn order_keys<'a>(account: AccountId, contact: &'a Contact) -> impl Iterator<Item = Vec<u8>> + 'a {
+    ContactSort::ALL.iter().map(move |sort| {
+        keys::contact_order(account, column(*sort), &sort.key(contact), contact.id)
+    })
+}
+
+/// Writes `new`'s order entries in place of `old`'s (those that changed), on PostgreSQL.
+pub(super) fn tx_put_orders(
+    data: &TransactionalTree,
+    account: AccountId,
+    old: Option<&Contact>,
+    new: &Contact,
+) -> Tx<()> {
+    if data.as_pg().is_none() {
+        return Ok(());
+    }
+    for sort in ContactSort::ALL {
+        let key = sort.key(new);
+        if let Some(old) = old {
+            let old_key = sort.key(old);
+            if old_key == key {
+                continue;
+            }
+            data.discard(keys::contact_order(account, column(sort), &old_key, old.id))?;
+        }
+        data.insert(
+            keys::contact_order(account, column(sort), &key, new.id),
+            &[],
+        )?;
+    }
+    Ok(())
+}
+
+/// Removes `contact`'s order entries, on PostgreSQL.
+pub(super) fn tx_remove_orders(
+    data: &TransactionalTree,
+    account: AccountId,
+    contact: &Contact,
+) -> Tx<()> {
+    if data.as_pg().is_some() {
+        for key in order_keys(account, contact) {
+            data.discard(key)?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Adds `contact`'s order entries to `batch` when the store is on PostgreSQL.
+    pub(super) fn batch_orders(&self, batch: &mut Batch, account: AccountId, contact: &Contact) {
+        if self.data.as_pg().is_some() {
+            for key in order_keys(account, contact) {
+                batch.insert(key, &[]);
+            }
+        }
+    }
+
+    /// Whether every contact has its order entries (read from the database until it says yes).
+    fn orders_built(&self) -> Result<bool, StoreError> {
+        if self.orders_built.load(Ordering::Acquire) {
+            return Ok(true);
+        }
+        let built = self.meta.get(BUILT)?.is_some();
+        if built {
+            self.orders_built.store(true, Ordering::Release);
+        }
+        Ok(built)
+    }
+
+    /// Gives every contact its order entries, a thousand contacts per transaction (each reads
+    /// its contacts and writes their entries; a concurrent change to one of them runs it
+    /// again, so no entry is left for a key a contact no longer has), then records that the
+    /// entries are complete. How many contacts it visited; `None` on sled, where there are
+    /// none, and when another node is building them now. Safe to run at any time, and again.
+    pub fn build_contact_orders(&self) -> Result<Option<u64>, StoreError> {
+        if self.data.as_pg().is_none() {
+            return Ok(None);
+        }
+        if self.orders_built()? {
+            return Ok(Some(0));
+        }
+        let Some(_building) = self.exclusive_job(Job::ContactOrders)? else {
+            return Ok(None);
+        };
+        let mut visited = 0;
+        for account in self.accounts()? {
+            let prefix = keys::contacts(account.id);
+            let end = end_of(&prefix);
+            let mut from = prefix;
+            loop {
+                let chunk = self
+                    .transaction(|data, _| {
+                        let tx = data.as_pg().expect("a PostgreSQL store");
+                        let rows = tx.range(&from, &end, BUILD_CHUNK)?;
+                        for (_, value) in &rows {
+                            let contact: Contact = decode_tx(value)?;
+                            for key in order_keys(account.id, &contact) {
+                                data.insert(key, &[])?;
+                            }
+                        }
+                        Ok((rows.len() as u64, rows.last().map(|(key, _)| key.clone())))
+                    })
+                    .map_err(|error| match error {
+                        DomainError::Store(error) => error,
+                        other => StoreError::Corrupt(other.to_string()),
+                    })?;
+                visited += chunk.0;
+                match chunk.1 {
+                    Some(last) => {
+                        from = last.to_vec();
+                        from.push(0);
+                    }
+                    None => break,
+                }
+            }
+        }
+        {
+            let _guard = self.write_guard();
+            self.meta.insert(BUILT, &b"1"[..])?;
+        }
+        self.orders_built.store(true, Ordering::Release);
+        Ok(Some(visited))
+    }
+
+    /// Page `skip..skip + take` of the account's contacts in `sort`/`order` and how many
+    /// there are, from the order entries (PostgreSQL); `None` when the caller must read the
+    /// list: a group filter (a group's list reads its members), or entries not built yet.
+    pub(super) fn pg_contact_page(
+        &self,
+        account: AccountId,
+        group: GroupFilter,
+        sort: Option<ContactSort>,
+        order: Order,
+        (skip, take): (u64, u64),
+    ) -> Result<Option<(u64, Vec<Contact>)>, StoreError> {
+        let Some(tree) = self.data.as_pg() else {
+            return Ok(None);
+        };
+        if group != GroupFilter::Any || (sort.is_some() && !self.orders_built()?) {
+            return Ok(None);
+        }
+        let descending = order == Order::Descending;
+        let contacts = keys::contacts(account);
+        let contacts_end = end_of(&contacts);
+        let total = tree.count_between(&contacts, &contacts_end)?;
+        if take == 0 || skip >= total {
+            return Ok(Some((total, Vec::new())));
+        }
+        let Some(sort) = sort else {
+            // Id order is the records' own key order.
+            let rows = tree.window(&contacts, &contacts_end, descending, (skip, take), true)?;
+            let page: Result<Vec<Contact>, _> =
+                rows.iter().map(|(_, value)| decode(value)).collect();
+            return page.map(|page| Some((total, page)));
+        };
+        let prefix = keys::contact_orders(account, column(sort));
+        let prefix_end = end_of(&prefix);
+        // One entry either side of the page, to see whether a run of cut keys crosses an edge.
+        let before = u64::from(skip > 0);
+        let rows = tree.window(
+            &prefix,
+            &prefix_end,
+            descending,
+            (skip - before, take + before + 1),
+            false,
+        )?;
+        let entries = rows
+            .iter()
+            .map(|(key, _)| {
+                keys::order_entry_of(key)
+                    .ok_or_else(|| StoreError::Corrupt("an order entry without its parts".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let tied = |a: usize, b: usize| {
+            let ((a_key, a_cut, _), (b_key, b_cut, _)) = (entries[a], entries[b]);
+            a_cut && b_cut && a_key == b_key
+        };
+        let first = before as usize;
+        let end = (first + take as usize).min(entries.len());
+        if first >= end {
+            return Ok(Some((total, Vec::new())));
+        }
+        let mut ids: Vec<ContactId> = entries[first..end].iter().map(|entry| entry.2).collect();
+        // A run across an edge: which of its contacts fall on this page depends on the whole
+        // keys of all of them, so the run is read whole and put in place.
+        let mut crossing = Vec::new();
+        if first == 1 && tied(0, 1) {
+            crossing.push(entries[1].0);
+        }
+        if end < entries.len() && tied(end - 1, end) && crossing.last() != Some(&entries[end].0) {
+            crossing.push(entries[end].0);
+        }
+        for escaped in crossing {
+            let mut run_start = prefix.clone();
+            run_start.extend_from_slice(escaped);
+            let mut run_end = run_start.clone();
+            run_start.extend_from_slice(&[0, 2]);
+            run_end.extend_from_slice(&[0, 3]);
+            let at = if descending {
+                tree.count_between(&run_end, &prefix_end)?
+            } else {
+                tree.count_between(&prefix, &run_start)?
+            };
+            let run = tree.window(&run_start, &run_end, false, (0, u64::MAX), false)?;
+            let run_ids = run
+                .iter()
+                .filter_map(|(key, _)| keys::order_entry_of(key).map(|entry| entry.2))
+                .collect::<Vec<_>>();
+            let mut members = self.pg_contacts(tree, account, &run_ids)?;
+            members.sort_by_cached_key(|contact| (sort.key(contact), contact.id));
+            if descending {
+                members.reverse();
+            }
+            for (n, member) in members.iter().enumerate() {
+                let position = at + n as u64;
+                if (skip..skip + ids.len() as u64).contains(&position) {
+                    ids[(position - skip) as usize] = member.id;
+                }
+            }
+        }
+        let mut page = self.pg_contacts(tree, account, &ids)?;
+        // Runs of cut keys inside the page: in id order in the entries, sorted here by the
+        // whole keys (a crossing run's part is already in order, and stays so).
+        let mut run = first;
+        while run < end {
+            let mut run_end = run + 1;
+            while run_end < end && tied(run_end - 1, run_end) {
+                run_end += 1;
+            }
+            let slice = &mut page[run - first..run_end - first];
+            slice.sort_by_cached_key(|contact| (sort.key(contact), contact.id));
+            if descending {
+                slice.reverse();
+            }
+            run = run_end;
+        }
+        Ok(Some((total, page)))
+    }
+
+    /// The contacts `ids`, in that order, in one round trip; an id without a record is the
+    /// store's corruption (its entries are written with it).
+    fn pg_contacts(
+        &self,
+        tree: &super::backend::pg::PgTree,
+        account: AccountId,
+        ids: &[ContactId],
+    ) -> Result<Vec<Contact>, StoreError> {
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::contact(account, *id)).collect();
+        let found: std::collections::HashMap<IVec, IVec> =
+            tree.get_many(&keys)?.into_iter().collect();
+        keys.iter()
+            .map(|key| match found.get(key.as_slice()) {
+                Some(value) => decode(value),
+                None => Err(StoreError::Corrupt(
+                    "an order entry of a contact that does not exist".into(),
+                )),
+            })
+            .collect()
+    }
+}
