@@ -536,13 +536,7 @@ pub fn list_contacts(
                 .filter(|contact| in_group(contact) && keep(contact)),
         ),
         (None, GroupFilter::Group(id)) => {
-            for member in store.group_member_ids(account, id) {
-                if let Some(contact) = store.contact(account, member?)? {
-                    if keep(&contact) {
-                        contacts.push(contact);
-                    }
-                }
-            }
+            contacts.extend(store.group_contacts(account, id)?.into_iter().filter(keep));
         }
         (None, GroupFilter::Any | GroupFilter::NoGroup) => {
             for contact in store.contacts(account) {

@@ -176,6 +176,30 @@ impl Store {
             .map(|value| decode(&value?))
     }
 
+    /// The contacts in a group, in id order (on PostgreSQL in one round trip).
+    pub fn group_contacts(
+        &self,
+        account: AccountId,
+        group: GroupId,
+    ) -> Result<Vec<Contact>, StoreError> {
+        let Some(tree) = self.data.as_pg() else {
+            let mut contacts = Vec::new();
+            for id in self.group_member_ids(account, group) {
+                contacts.extend(self.contact(account, id?)?);
+            }
+            return Ok(contacts);
+        };
+        let members = keys::group_members(account, group);
+        let end = match backend::prefix_end(&members) {
+            std::ops::Bound::Excluded(end) => end,
+            _ => return Err(StoreError::Corrupt("a group prefix without an end".into())),
+        };
+        tree.values_of_entries(&members, &end, &keys::contacts(account))?
+            .iter()
+            .map(|value| decode(value))
+            .collect()
+    }
+
     /// Ids of the contacts in a group, in id order.
     pub fn group_member_ids(
         &self,
