@@ -491,15 +491,21 @@ fn principal_of(store: &Store) -> Principal {
     principal(store)
 }
 
-#[test]
-fn postgresql_searches_answer_as_the_scan_does() {
-    let Some(admin_url) = common::admin_url() else {
-        return;
-    };
-    let (_, url) = common::fresh_database(&admin_url);
+/// A fresh PostgreSQL database's URL, a store on it and an account of 3,000 generated contacts
+/// (`None` without `SSRM_TEST_DATABASE_URL`).
+fn filled_postgresql() -> Option<(String, Store, Principal)> {
+    let (_, url) = common::fresh_database(&common::admin_url()?);
     let store = Store::connect(&url, 4).expect("connect");
     let principal = principal(&store);
     fill(&store, &principal, 3_000);
+    Some((url, store, principal))
+}
+
+#[test]
+fn postgresql_searches_answer_as_the_scan_does() {
+    let Some((url, store, principal)) = filled_postgresql() else {
+        return;
+    };
     let phrases = [
         "kowalski12",
         "ewa.4",
@@ -545,13 +551,9 @@ fn cut_descriptions(store: &Store, principal: &Principal, count: usize) {
 
 #[test]
 fn postgresql_sorted_pages_come_from_order_entries_as_the_scan_would() {
-    let Some(admin_url) = common::admin_url() else {
+    let Some((url, store, principal)) = filled_postgresql() else {
         return;
     };
-    let (_, url) = common::fresh_database(&admin_url);
-    let store = Store::connect(&url, 4).expect("connect");
-    let principal = principal(&store);
-    fill(&store, &principal, 3_000);
     cut_descriptions(&store, &principal, 25);
     let everyone = store.contacts(principal.account).count() as u64;
     let sorted = |store: &Store| {

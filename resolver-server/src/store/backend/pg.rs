@@ -667,15 +667,7 @@ impl PgTree {
         let rows = self
             .pg
             .query(&sql, &[&account_of(lo), &lo, &hi, &offset, &limit])?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                (
-                    IVec::from(row.get::<_, Vec<u8>>(0)),
-                    IVec::from(row.get::<_, Vec<u8>>(1)),
-                )
-            })
-            .collect())
+        Ok(key_values(&rows))
     }
 
     /// How many keys one account has in `lo..hi` (an index-only count; tenant tables only).
@@ -727,15 +719,7 @@ impl PgTree {
             self.table.name()
         );
         let rows = self.pg.query(&sql, &[&account_of(first), &keys])?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                (
-                    IVec::from(row.get::<_, Vec<u8>>(0)),
-                    IVec::from(row.get::<_, Vec<u8>>(1)),
-                )
-            })
-            .collect())
+        Ok(key_values(&rows))
     }
 
     pub(crate) fn iter_between(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> PgIter {
@@ -750,6 +734,18 @@ impl PgTree {
             failed: false,
         }
     }
+}
+
+/// Rows of `(key, value)`.
+fn key_values(rows: &[tokio_postgres::Row]) -> Vec<(IVec, IVec)> {
+    rows.iter()
+        .map(|row| {
+            (
+                IVec::from(row.get::<_, Vec<u8>>(0)),
+                IVec::from(row.get::<_, Vec<u8>>(1)),
+            )
+        })
+        .collect()
 }
 
 fn get_on(
@@ -848,15 +844,7 @@ impl PgIter {
         );
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|param| param.as_ref()).collect();
         let rows = self.tree.pg.query(&sql, &refs)?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                (
-                    IVec::from(row.get::<_, Vec<u8>>(0)),
-                    IVec::from(row.get::<_, Vec<u8>>(1)),
-                )
-            })
-            .collect())
+        Ok(key_values(&rows))
     }
 
     fn refill(&mut self, forward: bool) -> Result<(), StoreError> {
@@ -964,15 +952,7 @@ impl TxTree {
             &[&account_of(lo), &lo, &hi, &limit],
         )
         .map_err(|error| tx_error(&error))?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                (
-                    IVec::from(row.get::<_, Vec<u8>>(0)),
-                    IVec::from(row.get::<_, Vec<u8>>(1)),
-                )
-            })
-            .collect())
+        Ok(key_values(&rows))
     }
 
     /// Removes `key` without reading what it held (no round trip).
