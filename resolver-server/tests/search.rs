@@ -580,7 +580,7 @@ fn postgresql_sorted_pages_come_from_order_entries_as_the_scan_would() {
     // A database written before order entries existed: none, and not built.
     common::sql_text(
         &url,
-        "DELETE FROM tenant_data WHERE get_byte(key, 8) = 24; \
+        "DELETE FROM tenant_data WHERE get_byte(key, 8) IN (24, 25); \
          DELETE FROM meta_data WHERE key = 'contact-orders-built'::bytea",
     );
     let store = Store::connect(&url, 4).expect("connect again");
@@ -605,6 +605,31 @@ fn postgresql_sorted_pages_come_from_order_entries_as_the_scan_would() {
     assert_ne!(first.id, second, "the edited contact moved");
     let erasing = Erasing::new(Actor::Operator, "test");
     domain::delete_contacts(&store, principal.account, &[second], &erasing).expect("delete");
+    // Each add is a change of the contact counter (four writers at once: no change is lost);
+    // a count folds them once there are many.
+    std::thread::scope(|scope| {
+        for writer in 0..4 {
+            let (store, principal) = (&store, &principal);
+            scope.spawn(move || {
+                for n in 0..75 {
+                    let phone = format!("6007{writer}{n:04}");
+                    domain::add_contact(store, principal, &named("Nowy", "Dodany", &phone))
+                        .expect("add");
+                }
+            });
+        }
+    });
+    let everyone = everyone - 1 + 300;
+    assert_eq!(sorted(&store).map(|(total, _)| total), Some(everyone));
+    let counter_keys = common::sql_text(
+        &url,
+        "SELECT count(*) FROM tenant_data WHERE get_byte(key, 8) = 25",
+    );
+    assert_eq!(
+        counter_keys.trim(),
+        "1",
+        "the changes were folded into the count"
+    );
 
     // Every order; lists of a group read its members (in one query), the others the entries.
     for limit in [50, 500] {
@@ -617,7 +642,7 @@ fn postgresql_sorted_pages_come_from_order_entries_as_the_scan_would() {
 
     // The cut descriptions come last (U+1F600 sorts after ASCII) or first (descending).
     // Pages of 3 and 5 over them: runs inside a page, and across one edge or both.
-    let total = everyone - 1;
+    let total = everyone;
     for (order, limit) in [(Order::Ascending, 5), (Order::Descending, 3)] {
         let pages = total.div_ceil(limit);
         let over_the_run = match order {

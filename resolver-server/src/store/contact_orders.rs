@@ -20,6 +20,9 @@ use std::sync::atomic::Ordering;
 /// Set in the meta tree once every contact has its order entries.
 const BUILT: &[u8] = b"contact-orders-built";
 
+/// Changes the contact counter may hold before a count folds them into it.
+const FOLD_AFTER: u64 = 256;
+
 /// Contacts read and given their entries per transaction while building.
 const BUILD_CHUNK: u64 = 1_000;
 
@@ -71,6 +74,17 @@ pub(super) fn tx_put_orders(
             &[],
         )?;
     }
+    if old.is_none() {
+        tx_count(data, account, 1)?;
+    }
+    Ok(())
+}
+
+/// Adds `change` to the account's contact counter (a fresh key: no conflict with another
+/// writer).
+fn tx_count(data: &TransactionalTree, account: AccountId, change: i64) -> Tx<()> {
+    let key = keys::contact_count_change(account, rand::random());
+    data.insert(key, &change.to_be_bytes()[..])?;
     Ok(())
 }
 
@@ -84,18 +98,50 @@ pub(super) fn tx_remove_orders(
         for key in order_keys(account, contact) {
             data.discard(key)?;
         }
+        tx_count(data, account, -1)?;
     }
     Ok(())
 }
 
 impl Store {
-    /// Adds `contact`'s order entries to `batch` when the store is on PostgreSQL.
-    pub(super) fn batch_orders(&self, batch: &mut Batch, account: AccountId, contact: &Contact) {
-        if self.data.as_pg().is_some() {
+    /// Adds the order entries of `contacts` (new ones) to `batch`, and their number to the
+    /// account's contact counter, when the store is on PostgreSQL.
+    pub(super) fn batch_orders(&self, batch: &mut Batch, account: AccountId, contacts: &[Contact]) {
+        if self.data.as_pg().is_none() {
+            return;
+        }
+        for contact in contacts {
             for key in order_keys(account, contact) {
                 batch.insert(key, &[]);
             }
         }
+        let change = i64::try_from(contacts.len()).unwrap_or(i64::MAX);
+        batch.insert(
+            keys::contact_count_change(account, rand::random()),
+            &change.to_be_bytes()[..],
+        );
+    }
+
+    /// The account's contact counter: its key and the first key past its changes.
+    fn counter_keys(account: AccountId) -> (Vec<u8>, Vec<u8>) {
+        let base = keys::contact_count(account);
+        let end = end_of(&base[..9]);
+        (base, end)
+    }
+
+    /// How many contacts the account has, from its counter (folding the counter's changes
+    /// into it once there are many).
+    fn pg_contact_count(
+        &self,
+        tree: &super::backend::pg::PgTree,
+        account: AccountId,
+    ) -> Result<u64, StoreError> {
+        let (base, end) = Store::counter_keys(account);
+        let (count, changes) = tree.counter(&base, &end)?;
+        if changes > FOLD_AFTER {
+            tree.fold_counter(&base, &end, None)?;
+        }
+        Ok(count.max(0) as u64)
     }
 
     /// Whether every contact has its order entries (read from the database until it says yes).
@@ -116,9 +162,9 @@ impl Store {
     /// entries are complete. How many contacts it visited; `None` on sled, where there are
     /// none, and when another node is building them now. Safe to run at any time, and again.
     pub fn build_contact_orders(&self) -> Result<Option<u64>, StoreError> {
-        if self.data.as_pg().is_none() {
+        let Some(tree) = self.data.as_pg() else {
             return Ok(None);
-        }
+        };
         if self.orders_built()? {
             return Ok(Some(0));
         }
@@ -156,6 +202,9 @@ impl Store {
                     None => break,
                 }
             }
+            let (base, counter_end) = Store::counter_keys(account.id);
+            let contacts = keys::contacts(account.id);
+            tree.fold_counter(&base, &counter_end, Some((&contacts, &end_of(&contacts))))?;
         }
         {
             let _guard = self.write_guard();
@@ -179,13 +228,21 @@ impl Store {
         let Some(tree) = self.data.as_pg() else {
             return Ok(None);
         };
-        if group != GroupFilter::Any || (sort.is_some() && !self.orders_built()?) {
+        if group != GroupFilter::Any {
+            return Ok(None);
+        }
+        let built = self.orders_built()?;
+        if sort.is_some() && !built {
             return Ok(None);
         }
         let descending = order == Order::Descending;
         let contacts = keys::contacts(account);
         let contacts_end = end_of(&contacts);
-        let total = tree.count_between(&contacts, &contacts_end)?;
+        let total = if built {
+            self.pg_contact_count(tree, account)?
+        } else {
+            tree.count_between(&contacts, &contacts_end)?
+        };
         if take == 0 || skip >= total {
             return Ok(Some((total, Vec::new())));
         }

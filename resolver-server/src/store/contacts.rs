@@ -260,9 +260,10 @@ impl Store {
             for key in index_keys(account, &contact) {
                 batch.insert(key, &[]);
             }
-            self.batch_orders(&mut batch, account, &contact);
             batch.insert(keys::contact(account, contact.id), encode(&contact));
         }
+        // Sort keys depend on none of the fields set above.
+        self.batch_orders(&mut batch, account, contacts);
         let _guard = self.write_guard();
         self.data.apply_batch(batch).map_err(StoreError::from)?;
         Ok(())

@@ -24,6 +24,7 @@ const PHONE_TAIL_INDEX: u8 = 0x15;
 const DIALED_INDEX: u8 = 0x16;
 const BLACKLIST: u8 = 0x17;
 const CONTACT_ORDER: u8 = 0x18;
+const CONTACT_COUNT: u8 = 0x19;
 const ACTIVITY: u8 = 0x40;
 const CAMPAIGN: u8 = 0x30;
 const CAMPAIGN_SEQUENCE: u8 = 0x31;
@@ -218,6 +219,19 @@ pub fn contact_order(account: AccountId, column: u8, sort_key: &str, id: Contact
     }
     key.extend_from_slice(&[0, if kept.len() < bytes.len() { 2 } else { 1 }]);
     with_u64(key, id.0)
+}
+
+/// How many contacts the account has, as a counter (PostgreSQL only; `store/contact_orders.rs`):
+/// this key holds the folded count, and keys that extend it hold changes not yet folded in.
+pub fn contact_count(account: AccountId) -> Vec<u8> {
+    start(account, CONTACT_COUNT, 16)
+}
+
+/// One change of the contact counter, under a key no other change has (`unique`: random).
+pub fn contact_count_change(account: AccountId, unique: u128) -> Vec<u8> {
+    let mut key = contact_count(account);
+    key.extend_from_slice(&unique.to_be_bytes());
+    key
 }
 
 /// What an order entry's key holds past its column's prefix: the escaped first bytes of the

@@ -50,6 +50,10 @@ const ID_BLOCK: i64 = 64;
 /// How long a caller waits for a connection (or for a new one to open) before the store's
 /// "unavailable" error.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A counter's 8-byte big-endian value as a `bigint` (SQL over a row's `value`).
+const INT8: &str = "('x' || encode(value, 'hex'))::bit(64)::bigint";
+/// The first key of the advisory locks that keep two folds of one account's counters apart.
+const COUNTER_LOCK: i32 = 0x5352_4d03;
 /// The channel cache invalidations travel on.
 pub(crate) const CHANNEL: &str = "ssrm_cache";
 
@@ -706,6 +710,81 @@ impl PgTree {
             .iter()
             .map(|row| IVec::from(row.get::<_, Vec<u8>>(0)))
             .collect())
+    }
+
+    /// A counter kept as `base` (the folded value) and the keys that extend `base` up to
+    /// `end` (changes, one per writing transaction: inserting a fresh key conflicts with no
+    /// other writer, where updating one row would serialize them all). Values are 8-byte
+    /// big-endian integers. Returns the counter and how many changes are not folded in
+    /// (tenant tables only).
+    pub(crate) fn counter(&self, base: &[u8], end: &[u8]) -> Result<(i64, u64), StoreError> {
+        let sql = format!(
+            "SELECT coalesce(sum({INT8}), 0)::bigint, count(*) FILTER (WHERE key > $2) FROM {} \
+             WHERE account_id = $1 AND key >= $2 AND key < $3",
+            self.table.name()
+        );
+        let rows = self.pg.query(&sql, &[&account_of(base), &base, &end])?;
+        Ok(rows.first().map_or((0, 0), |row| {
+            (row.get::<_, i64>(0), row.get::<_, i64>(1).max(0) as u64)
+        }))
+    }
+
+    /// Folds the changes of the [`counter`](Self::counter) at `base` into it. With `recount`
+    /// (a range of the same account), the counter becomes the number of keys in that range
+    /// instead, as of the moment that also decides which changes are dropped, so a change
+    /// committed later still counts. Under a transaction-scoped advisory lock per counter,
+    /// so two folds never add the same changes.
+    pub(crate) fn fold_counter(
+        &self,
+        base: &[u8],
+        end: &[u8],
+        recount: Option<(&[u8], &[u8])>,
+    ) -> Result<(), StoreError> {
+        let table = self.table.name();
+        let value = match recount {
+            None => format!("SELECT int8send(coalesce(sum({INT8}), 0)::bigint) FROM gone"),
+            Some(_) => format!(
+                "SELECT int8send(count(*)) FROM {table} \
+                 WHERE account_id = $1 AND key >= $4 AND key < $5"
+            ),
+        };
+        let update = match recount {
+            None => format!(
+                "int8send(('x' || encode({table}.value, 'hex'))::bit(64)::bigint \
+                 + ('x' || encode(EXCLUDED.value, 'hex'))::bit(64)::bigint)"
+            ),
+            Some(_) => "EXCLUDED.value".to_owned(),
+        };
+        let sql = format!(
+            "WITH gone AS (DELETE FROM {table} WHERE account_id = $1 AND key > $2 AND key < $3 \
+             RETURNING value) \
+             INSERT INTO {table} (account_id, key, value) SELECT $1, $2, ({value}) \
+             ON CONFLICT (account_id, key) DO UPDATE SET value = {update}"
+        );
+        let account = account_of(base);
+        let (lo, hi) = recount.unwrap_or((base, end));
+        let client = self.pg.client()?;
+        let outcome = (|| {
+            block_on(client.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED"))?;
+            // Counters of one account share a lock; another fold waits, then sees this one.
+            let lock = format!(
+                "SELECT pg_advisory_xact_lock({COUNTER_LOCK}, {})",
+                account as i32
+            );
+            block_on(client.batch_execute(&lock))?;
+            let statement = block_on(client.prepare_cached(&sql))?;
+            match recount {
+                None => block_on(client.execute(&statement, &[&account, &base, &end]))?,
+                Some(_) => {
+                    block_on(client.execute(&statement, &[&account, &base, &end, &lo, &hi]))?
+                }
+            };
+            block_on(client.batch_execute("COMMIT"))
+        })();
+        if outcome.is_err() {
+            let _ = block_on(client.batch_execute("ROLLBACK"));
+        }
+        outcome.map_err(|error| unavailable(&error))
     }
 
     /// The values of `keys` (all of one account) that exist, in one round trip (tenant
