@@ -291,30 +291,11 @@ impl Store {
             crossing.push(entries[end].0);
         }
         for escaped in crossing {
-            let mut run_start = prefix.clone();
-            run_start.extend_from_slice(escaped);
-            let mut run_end = run_start.clone();
-            run_start.extend_from_slice(&[0, 2]);
-            run_end.extend_from_slice(&[0, 3]);
-            let at = if descending {
-                tree.count_between(&run_end, &prefix_end)?
-            } else {
-                tree.count_between(&prefix, &run_start)?
-            };
-            let run = tree.window(&run_start, &run_end, false, (0, u64::MAX), false)?;
-            let run_ids = run
-                .iter()
-                .filter_map(|(key, _)| keys::order_entry_of(key).map(|entry| entry.2))
-                .collect::<Vec<_>>();
-            let mut members = self.pg_contacts(tree, account, &run_ids)?;
-            members.sort_by_cached_key(|contact| (sort.key(contact), contact.id));
-            if descending {
-                members.reverse();
-            }
-            for (n, member) in members.iter().enumerate() {
+            let (at, run) = self.pg_run(tree, account, (sort, descending), &prefix, escaped)?;
+            for (n, id) in run.into_iter().enumerate() {
                 let position = at + n as u64;
                 if (skip..skip + ids.len() as u64).contains(&position) {
-                    ids[(position - skip) as usize] = member.id;
+                    ids[(position - skip) as usize] = id;
                 }
             }
         }
@@ -328,32 +309,74 @@ impl Store {
                 run_end += 1;
             }
             let slice = &mut page[run - first..run_end - first];
-            slice.sort_by_cached_key(|contact| (sort.key(contact), contact.id));
+            slice.sort_by_cached_key(|contact| {
+                contact
+                    .as_ref()
+                    .map(|contact| (sort.key(contact), contact.id))
+            });
             if descending {
                 slice.reverse();
             }
             run = run_end;
         }
+        let page = page.into_iter().flatten().collect();
         Ok(Some((total, page)))
     }
 
-    /// The contacts `ids`, in that order, in one round trip; an id without a record is the
-    /// store's corruption (its entries are written with it).
+    /// The run of cut keys `escaped` in the order of `sort` (`descending` or not): its first
+    /// position in that order and its contacts' ids, sorted by their whole keys.
+    fn pg_run(
+        &self,
+        tree: &super::backend::pg::PgTree,
+        account: AccountId,
+        (sort, descending): (ContactSort, bool),
+        prefix: &[u8],
+        escaped: &[u8],
+    ) -> Result<(u64, Vec<ContactId>), StoreError> {
+        let mut start = prefix.to_vec();
+        start.extend_from_slice(escaped);
+        let mut end = start.clone();
+        start.extend_from_slice(&[0, 2]);
+        end.extend_from_slice(&[0, 3]);
+        let at = if descending {
+            tree.count_between(&end, &end_of(prefix))?
+        } else {
+            tree.count_between(prefix, &start)?
+        };
+        let run = tree.window(&start, &end, false, (0, u64::MAX), false)?;
+        let ids: Vec<ContactId> = run
+            .iter()
+            .filter_map(|(key, _)| keys::order_entry_of(key).map(|entry| entry.2))
+            .collect();
+        let mut members: Vec<Contact> = self
+            .pg_contacts(tree, account, &ids)?
+            .into_iter()
+            .flatten()
+            .collect();
+        members.sort_by_cached_key(|contact| (sort.key(contact), contact.id));
+        if descending {
+            members.reverse();
+        }
+        Ok((at, members.into_iter().map(|contact| contact.id).collect()))
+    }
+
+    /// The contacts `ids`, in that order, in one round trip (`None` for one deleted since its
+    /// entry was read).
     fn pg_contacts(
         &self,
         tree: &super::backend::pg::PgTree,
         account: AccountId,
         ids: &[ContactId],
-    ) -> Result<Vec<Contact>, StoreError> {
+    ) -> Result<Vec<Option<Contact>>, StoreError> {
         let keys: Vec<Vec<u8>> = ids.iter().map(|id| keys::contact(account, *id)).collect();
         let found: std::collections::HashMap<IVec, IVec> =
             tree.get_many(&keys)?.into_iter().collect();
         keys.iter()
-            .map(|key| match found.get(key.as_slice()) {
-                Some(value) => decode(value),
-                None => Err(StoreError::Corrupt(
-                    "an order entry of a contact that does not exist".into(),
-                )),
+            .map(|key| {
+                found
+                    .get(key.as_slice())
+                    .map(|value| decode(value))
+                    .transpose()
             })
             .collect()
     }
