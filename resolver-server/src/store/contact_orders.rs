@@ -103,6 +103,31 @@ pub(super) fn tx_remove_orders(
     Ok(())
 }
 
+/// Keys `offset..offset + limit` of `lo..hi` (which holds `total` keys) in key order or its
+/// reverse, walking from whichever end is nearer: the database steps over at most half the
+/// keys, not all those before the page.
+fn window(
+    tree: &super::backend::pg::PgTree,
+    (lo, hi): (&[u8], &[u8]),
+    descending: bool,
+    total: u64,
+    (offset, limit): (u64, u64),
+) -> Result<Vec<IVec>, StoreError> {
+    if offset.saturating_mul(2) <= total {
+        return tree.window(lo, hi, descending, (offset, limit));
+    }
+    // Positions p..q from one end are n-q..n-p from the other.
+    let far = offset.saturating_add(limit).min(total);
+    let mut keys = tree.window(
+        lo,
+        hi,
+        !descending,
+        (total - far, far.saturating_sub(offset)),
+    )?;
+    keys.reverse();
+    Ok(keys)
+}
+
 impl Store {
     /// Adds the order entries of `contacts` (new ones) to `batch`, and their number to the
     /// account's contact counter, when the store is on PostgreSQL.
@@ -247,26 +272,36 @@ impl Store {
             return Ok(Some((total, Vec::new())));
         }
         let Some(sort) = sort else {
-            // Id order is the records' own key order.
-            let rows = tree.window(&contacts, &contacts_end, descending, (skip, take), true)?;
-            let page: Result<Vec<Contact>, _> =
-                rows.iter().map(|(_, value)| decode(value)).collect();
-            return page.map(|page| Some((total, page)));
+            // Id order is the records' own key order: keys only while stepping over the
+            // entries before the page (an index-only scan), then the page's records.
+            let rows = window(
+                tree,
+                (&contacts, &contacts_end),
+                descending,
+                total,
+                (skip, take),
+            )?;
+            let ids: Vec<ContactId> = rows
+                .iter()
+                .filter_map(|key| keys::contact_of(key).map(|(_, id)| id))
+                .collect();
+            let page = self.pg_contacts(tree, account, &ids)?;
+            return Ok(Some((total, page.into_iter().flatten().collect())));
         };
         let prefix = keys::contact_orders(account, column(sort));
         let prefix_end = end_of(&prefix);
         // One entry either side of the page, to see whether a run of cut keys crosses an edge.
         let before = u64::from(skip > 0);
-        let rows = tree.window(
-            &prefix,
-            &prefix_end,
+        let rows = window(
+            tree,
+            (&prefix, &prefix_end),
             descending,
+            total,
             (skip - before, take + before + 1),
-            false,
         )?;
         let entries = rows
             .iter()
-            .map(|(key, _)| {
+            .map(|key| {
                 keys::order_entry_of(key)
                     .ok_or_else(|| StoreError::Corrupt("an order entry without its parts".into()))
             })
@@ -343,10 +378,10 @@ impl Store {
         } else {
             tree.count_between(prefix, &start)?
         };
-        let run = tree.window(&start, &end, false, (0, u64::MAX), false)?;
+        let run = tree.window(&start, &end, false, (0, u64::MAX))?;
         let ids: Vec<ContactId> = run
             .iter()
-            .filter_map(|(key, _)| keys::order_entry_of(key).map(|entry| entry.2))
+            .filter_map(|key| keys::order_entry_of(key).map(|entry| entry.2))
             .collect();
         let mut members: Vec<Contact> = self
             .pg_contacts(tree, account, &ids)?

@@ -647,22 +647,20 @@ impl PgTree {
             .map_or(0, |row| row.get::<_, i64>(0).max(0) as usize))
     }
 
-    /// Entries `offset..offset + limit` of one account's keys in `lo..hi` (a range within
-    /// the account), in key order or its reverse; values only `with_values`. The database
-    /// walks the primary key's B-tree past the first `offset` entries without reading their
-    /// rows (tenant tables only).
+    /// Keys `offset..offset + limit` of one account's keys in `lo..hi` (a range within the
+    /// account), in key order or its reverse. Only keys are read, so the database walks the
+    /// primary key's B-tree past the first `offset` without reading their rows (an
+    /// index-only scan; tenant tables only).
     pub(crate) fn window(
         &self,
         lo: &[u8],
         hi: &[u8],
         descending: bool,
         (offset, limit): (u64, u64),
-        with_values: bool,
-    ) -> Result<Vec<(IVec, IVec)>, StoreError> {
-        let value = if with_values { "value" } else { "''::bytea" };
+    ) -> Result<Vec<IVec>, StoreError> {
         let order = if descending { "DESC" } else { "ASC" };
         let sql = format!(
-            "SELECT key, {value} FROM {} WHERE account_id = $1 AND key >= $2 AND key < $3 \
+            "SELECT key FROM {} WHERE account_id = $1 AND key >= $2 AND key < $3 \
              ORDER BY key {order} OFFSET $4 LIMIT $5",
             self.table.name()
         );
@@ -671,7 +669,10 @@ impl PgTree {
         let rows = self
             .pg
             .query(&sql, &[&account_of(lo), &lo, &hi, &offset, &limit])?;
-        Ok(key_values(&rows))
+        Ok(rows
+            .iter()
+            .map(|row| IVec::from(row.get::<_, Vec<u8>>(0)))
+            .collect())
     }
 
     /// How many keys one account has in `lo..hi` (an index-only count; tenant tables only).
