@@ -132,7 +132,7 @@ impl Store {
     /// Adds the order entries of `contacts` (new ones) to `batch`, and their number to the
     /// account's contact counter, when the store is on PostgreSQL.
     pub(super) fn batch_orders(&self, batch: &mut Batch, account: AccountId, contacts: &[Contact]) {
-        if self.data.as_pg().is_none() {
+        if self.data.as_pg().is_none() || contacts.is_empty() {
             return;
         }
         for contact in contacts {
