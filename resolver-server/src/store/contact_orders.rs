@@ -17,14 +17,24 @@ use super::*;
 use crate::domain::{ContactSort, GroupFilter, Order};
 use std::sync::atomic::Ordering;
 
-/// Set in the meta tree once every contact has its order entries.
-const BUILT: &[u8] = b"contact-orders-built";
+/// Set in the meta tree once every contact has its order entries (the "2": with those of
+/// contacts in no group).
+const BUILT: &[u8] = b"contact-orders-built-2";
 
-/// Changes the contact counter may hold before a count folds them into it.
+/// Changes a contact counter may hold before a count folds them into it.
 const FOLD_AFTER: u64 = 256;
 
 /// Contacts read and given their entries per transaction while building.
 const BUILD_CHUNK: u64 = 1_000;
+
+/// The contact counters: every contact, and those in no group.
+const EVERY: u8 = 0;
+const UNGROUPED: u8 = 1;
+
+/// Contacts in no group have their entries a second time from this column on (their own
+/// list), with the id order as one more column.
+const UNGROUPED_COLUMNS: u8 = 0x10;
+const ID_COLUMN: u8 = ContactSort::ALL.len() as u8;
 
 fn column(sort: ContactSort) -> u8 {
     ContactSort::ALL
@@ -33,8 +43,8 @@ fn column(sort: ContactSort) -> u8 {
         .expect("ALL holds every sort") as u8
 }
 
-/// The first key past every key that starts with `prefix` (whose last byte, a kind or a
-/// column, is never 0xFF).
+/// The first key past every key that starts with `prefix` (whose last byte, a kind, a
+/// column or a counter's scope, is never 0xFF).
 fn end_of(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
     if let Some(last) = end.last_mut() {
@@ -43,14 +53,27 @@ fn end_of(prefix: &[u8]) -> Vec<u8> {
     end
 }
 
-/// The order entries of `contact`, one per sort column.
-fn order_keys<'a>(account: AccountId, contact: &'a Contact) -> impl Iterator<Item = Vec<u8>> + 'a {
-    ContactSort::ALL.iter().map(move |sort| {
-        keys::contact_order(account, column(*sort), &sort.key(contact), contact.id)
-    })
+/// The order entries of `contact`: one per sort column, and when it is in no group, one per
+/// column of that list too.
+fn order_keys(account: AccountId, contact: &Contact) -> Vec<Vec<u8>> {
+    let entry = |column: u8, key: &str| keys::contact_order(account, column, key, contact.id);
+    let mut keys: Vec<Vec<u8>> = ContactSort::ALL
+        .iter()
+        .map(|sort| entry(column(*sort), &sort.key(contact)))
+        .collect();
+    if contact.groups.is_empty() {
+        keys.extend(
+            ContactSort::ALL
+                .iter()
+                .map(|sort| entry(UNGROUPED_COLUMNS + column(*sort), &sort.key(contact))),
+        );
+        keys.push(entry(UNGROUPED_COLUMNS + ID_COLUMN, ""));
+    }
+    keys
 }
 
-/// Writes `new`'s order entries in place of `old`'s (those that changed), on PostgreSQL.
+/// Writes `new`'s order entries in place of `old`'s (those that changed) and counts it, on
+/// PostgreSQL.
 pub(super) fn tx_put_orders(
     data: &TransactionalTree,
     account: AccountId,
@@ -60,35 +83,38 @@ pub(super) fn tx_put_orders(
     if data.as_pg().is_none() {
         return Ok(());
     }
-    for sort in ContactSort::ALL {
-        let key = sort.key(new);
-        if let Some(old) = old {
-            let old_key = sort.key(old);
-            if old_key == key {
-                continue;
-            }
-            data.discard(keys::contact_order(account, column(sort), &old_key, old.id))?;
-        }
-        data.insert(
-            keys::contact_order(account, column(sort), &key, new.id),
-            &[],
-        )?;
+    let before: std::collections::BTreeSet<Vec<u8>> = old
+        .map(|old| order_keys(account, old))
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let after: std::collections::BTreeSet<Vec<u8>> = order_keys(account, new).into_iter().collect();
+    for gone in before.difference(&after) {
+        data.discard(gone.as_slice())?;
+    }
+    for added in after.difference(&before) {
+        data.insert(added.as_slice(), &[])?;
     }
     if old.is_none() {
-        tx_count(data, account, 1)?;
+        tx_count(data, account, EVERY, 1)?;
     }
-    Ok(())
+    let was_ungrouped = old.is_some_and(|old| old.groups.is_empty());
+    match (was_ungrouped, new.groups.is_empty()) {
+        (false, true) => tx_count(data, account, UNGROUPED, 1),
+        (true, false) => tx_count(data, account, UNGROUPED, -1),
+        _ => Ok(()),
+    }
 }
 
-/// Adds `change` to the account's contact counter (a fresh key: no conflict with another
-/// writer).
-fn tx_count(data: &TransactionalTree, account: AccountId, change: i64) -> Tx<()> {
-    let key = keys::contact_count_change(account, rand::random());
+/// Adds `change` to one of the account's contact counters (a fresh key: no conflict with
+/// another writer).
+fn tx_count(data: &TransactionalTree, account: AccountId, scope: u8, change: i64) -> Tx<()> {
+    let key = keys::contact_count_change(account, scope, rand::random());
     data.insert(key, &change.to_be_bytes()[..])?;
     Ok(())
 }
 
-/// Removes `contact`'s order entries, on PostgreSQL.
+/// Removes `contact`'s order entries and counts it out, on PostgreSQL.
 pub(super) fn tx_remove_orders(
     data: &TransactionalTree,
     account: AccountId,
@@ -98,7 +124,10 @@ pub(super) fn tx_remove_orders(
         for key in order_keys(account, contact) {
             data.discard(key)?;
         }
-        tx_count(data, account, -1)?;
+        tx_count(data, account, EVERY, -1)?;
+        if contact.groups.is_empty() {
+            tx_count(data, account, UNGROUPED, -1)?;
+        }
     }
     Ok(())
 }
@@ -129,39 +158,44 @@ fn window(
 }
 
 impl Store {
-    /// Adds the order entries of `contacts` (new ones) to `batch`, and their number to the
-    /// account's contact counter, when the store is on PostgreSQL.
+    /// Adds the order entries of `contacts` (new ones, as stored) to `batch`, and counts
+    /// them, when the store is on PostgreSQL.
     pub(super) fn batch_orders(&self, batch: &mut Batch, account: AccountId, contacts: &[Contact]) {
         if self.data.as_pg().is_none() || contacts.is_empty() {
             return;
         }
+        let mut ungrouped = 0;
         for contact in contacts {
             for key in order_keys(account, contact) {
                 batch.insert(key, &[]);
             }
+            ungrouped += i64::from(contact.groups.is_empty());
         }
-        let change = i64::try_from(contacts.len()).unwrap_or(i64::MAX);
-        batch.insert(
-            keys::contact_count_change(account, rand::random()),
-            &change.to_be_bytes()[..],
-        );
+        let every = i64::try_from(contacts.len()).unwrap_or(i64::MAX);
+        for (scope, change) in [(EVERY, every), (UNGROUPED, ungrouped)] {
+            if change != 0 {
+                let key = keys::contact_count_change(account, scope, rand::random());
+                batch.insert(key, &change.to_be_bytes()[..]);
+            }
+        }
     }
 
-    /// The account's contact counter: its key and the first key past its changes.
-    fn counter_keys(account: AccountId) -> (Vec<u8>, Vec<u8>) {
-        let base = keys::contact_count(account);
-        let end = end_of(&base[..9]);
+    /// A contact counter: its key and the first key past its changes.
+    fn counter_keys(account: AccountId, scope: u8) -> (Vec<u8>, Vec<u8>) {
+        let base = keys::contact_count(account, scope);
+        let end = end_of(&base);
         (base, end)
     }
 
-    /// How many contacts the account has, from its counter (folding the counter's changes
-    /// into it once there are many).
+    /// How many contacts of the account `scope` covers, from its counter (folding the
+    /// counter's changes into it once there are many).
     fn pg_contact_count(
         &self,
         tree: &super::backend::pg::PgTree,
         account: AccountId,
+        scope: u8,
     ) -> Result<u64, StoreError> {
-        let (base, end) = Store::counter_keys(account);
+        let (base, end) = Store::counter_keys(account, scope);
         let (count, changes) = tree.counter(&base, &end)?;
         if changes > FOLD_AFTER {
             tree.fold_counter(&base, &end, None)?;
@@ -227,9 +261,12 @@ impl Store {
                     None => break,
                 }
             }
-            let (base, counter_end) = Store::counter_keys(account.id);
             let contacts = keys::contacts(account.id);
-            tree.fold_counter(&base, &counter_end, Some((&contacts, &end_of(&contacts))))?;
+            let ungrouped = keys::contact_orders(account.id, UNGROUPED_COLUMNS + ID_COLUMN);
+            for (scope, counted) in [(EVERY, contacts), (UNGROUPED, ungrouped)] {
+                let (base, counter_end) = Store::counter_keys(account.id, scope);
+                tree.fold_counter(&base, &counter_end, Some((&counted, &end_of(&counted))))?;
+            }
         }
         {
             let _guard = self.write_guard();
@@ -253,25 +290,31 @@ impl Store {
         let Some(tree) = self.data.as_pg() else {
             return Ok(None);
         };
-        if group != GroupFilter::Any {
-            return Ok(None);
-        }
+        // The list's counter and the column of its entries (`None`: the records' own keys).
+        let (scope, entries_column) = match group {
+            GroupFilter::Any => (EVERY, sort.map(column)),
+            GroupFilter::NoGroup => (
+                UNGROUPED,
+                Some(UNGROUPED_COLUMNS + sort.map_or(ID_COLUMN, column)),
+            ),
+            GroupFilter::Group(_) => return Ok(None),
+        };
         let built = self.orders_built()?;
-        if sort.is_some() && !built {
+        if entries_column.is_some() && !built {
             return Ok(None);
         }
         let descending = order == Order::Descending;
         let contacts = keys::contacts(account);
         let contacts_end = end_of(&contacts);
         let total = if built {
-            self.pg_contact_count(tree, account)?
+            self.pg_contact_count(tree, account, scope)?
         } else {
             tree.count_between(&contacts, &contacts_end)?
         };
         if take == 0 || skip >= total {
             return Ok(Some((total, Vec::new())));
         }
-        let Some(sort) = sort else {
+        let Some(entries_column) = entries_column else {
             // Id order is the records' own key order: keys only while stepping over the
             // entries before the page (an index-only scan), then the page's records.
             let rows = window(
@@ -288,7 +331,7 @@ impl Store {
             let page = self.pg_contacts(tree, account, &ids)?;
             return Ok(Some((total, page.into_iter().flatten().collect())));
         };
-        let prefix = keys::contact_orders(account, column(sort));
+        let prefix = keys::contact_orders(account, entries_column);
         let prefix_end = end_of(&prefix);
         // One entry either side of the page, to see whether a run of cut keys crosses an edge.
         let before = u64::from(skip > 0);
@@ -347,7 +390,7 @@ impl Store {
             slice.sort_by_cached_key(|contact| {
                 contact
                     .as_ref()
-                    .map(|contact| (sort.key(contact), contact.id))
+                    .map(|contact| (sort.map(|sort| sort.key(contact)), contact.id))
             });
             if descending {
                 slice.reverse();
@@ -358,13 +401,14 @@ impl Store {
         Ok(Some((total, page)))
     }
 
-    /// The run of cut keys `escaped` in the order of `sort` (`descending` or not): its first
-    /// position in that order and its contacts' ids, sorted by their whole keys.
+    /// The run of cut keys `escaped` in the order of `sort` (`descending` or not; a run needs a
+    /// sort key, so `sort` is there): its first position in that order and its contacts' ids,
+    /// sorted by their whole keys.
     fn pg_run(
         &self,
         tree: &super::backend::pg::PgTree,
         account: AccountId,
-        (sort, descending): (ContactSort, bool),
+        (sort, descending): (Option<ContactSort>, bool),
         prefix: &[u8],
         escaped: &[u8],
     ) -> Result<(u64, Vec<ContactId>), StoreError> {
@@ -388,7 +432,7 @@ impl Store {
             .into_iter()
             .flatten()
             .collect();
-        members.sort_by_cached_key(|contact| (sort.key(contact), contact.id));
+        members.sort_by_cached_key(|contact| (sort.map(|sort| sort.key(contact)), contact.id));
         if descending {
             members.reverse();
         }

@@ -249,6 +249,7 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(StoreError::from)?;
         batch.insert(keys::group(account, group.id), encode(&group));
+        let mut stored = Vec::with_capacity(contacts.len());
         for contact in contacts {
             let mut contact = contact.clone();
             contact.groups = vec![group.id];
@@ -261,9 +262,9 @@ impl Store {
                 batch.insert(key, &[]);
             }
             batch.insert(keys::contact(account, contact.id), encode(&contact));
+            stored.push(contact);
         }
-        // Sort keys depend on none of the fields set above.
-        self.batch_orders(&mut batch, account, contacts);
+        self.batch_orders(&mut batch, account, &stored);
         let _guard = self.write_guard();
         self.data.apply_batch(batch).map_err(StoreError::from)?;
         Ok(())

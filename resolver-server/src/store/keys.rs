@@ -221,15 +221,18 @@ pub fn contact_order(account: AccountId, column: u8, sort_key: &str, id: Contact
     with_u64(key, id.0)
 }
 
-/// How many contacts the account has, as a counter (PostgreSQL only; `store/contact_orders.rs`):
-/// this key holds the folded count, and keys that extend it hold changes not yet folded in.
-pub fn contact_count(account: AccountId) -> Vec<u8> {
-    start(account, CONTACT_COUNT, 16)
+/// How many contacts of the account `scope` covers (0: all, 1: those in no group), as a
+/// counter (PostgreSQL only; `store/contact_orders.rs`): this key holds the folded count, and
+/// keys that extend it hold changes not yet folded in.
+pub fn contact_count(account: AccountId, scope: u8) -> Vec<u8> {
+    let mut key = start(account, CONTACT_COUNT, 17);
+    key.push(scope);
+    key
 }
 
-/// One change of the contact counter, under a key no other change has (`unique`: random).
-pub fn contact_count_change(account: AccountId, unique: u128) -> Vec<u8> {
-    let mut key = contact_count(account);
+/// One change of a contact counter, under a key no other change has (`unique`: random).
+pub fn contact_count_change(account: AccountId, scope: u8, unique: u128) -> Vec<u8> {
+    let mut key = contact_count(account, scope);
     key.extend_from_slice(&unique.to_be_bytes());
     key
 }
