@@ -12,7 +12,7 @@
 //! A database written before order entries existed (or copied from sled by `migrate-store`)
 //! has none: [`Store::build_contact_orders`] writes them, once, and until it has, lists scan.
 
-use super::backend::{IVec, TransactionalTree};
+use super::backend::{prefix_end_key as end_of, IVec, TransactionalTree};
 use super::*;
 use crate::domain::{ContactSort, GroupFilter, Order};
 use std::sync::atomic::Ordering;
@@ -41,16 +41,6 @@ fn column(sort: ContactSort) -> u8 {
         .iter()
         .position(|known| *known == sort)
         .expect("ALL holds every sort") as u8
-}
-
-/// The first key past every key that starts with `prefix` (whose last byte, a kind, a
-/// column or a counter's scope, is never 0xFF).
-fn end_of(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    if let Some(last) = end.last_mut() {
-        *last += 1;
-    }
-    end
 }
 
 /// The order entries of `contact`: one per sort column, and when it is in no group, one per

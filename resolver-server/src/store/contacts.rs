@@ -190,10 +190,7 @@ impl Store {
             return Ok(contacts);
         };
         let members = keys::group_members(account, group);
-        let end = match backend::prefix_end(&members) {
-            std::ops::Bound::Excluded(end) => end,
-            _ => return Err(StoreError::Corrupt("a group prefix without an end".into())),
-        };
+        let end = backend::prefix_end_key(&members);
         tree.values_of_entries(&members, &end, &keys::contacts(account))?
             .iter()
             .map(|value| decode(value))

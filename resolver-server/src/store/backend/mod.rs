@@ -380,6 +380,15 @@ pub(crate) fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
     Bound::Unbounded
 }
 
+/// The first key after every key that starts with `prefix`, for a store prefix (its kind
+/// byte is below 0xFF, so there always is one).
+pub(crate) fn prefix_end_key(prefix: &[u8]) -> Vec<u8> {
+    match prefix_end(prefix) {
+        Bound::Excluded(end) => end,
+        _ => panic!("a store prefix holds a byte below 0xFF"),
+    }
+}
+
 /// Inserts and removes applied together by [`Tree::apply_batch`]; a later operation on a key
 /// wins over an earlier one.
 #[derive(Default)]
