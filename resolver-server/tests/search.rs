@@ -698,3 +698,111 @@ fn postgresql_sorted_pages_come_from_order_entries_as_the_scan_would() {
         }
     }
 }
+
+/// Every page of the whole account's list in `sort`, both ways, at `limit`, compared with the
+/// list sorted here from a plain read; each must come from the index.
+fn all_pages_as_sorted(
+    store: &Store,
+    principal: &Principal,
+    sort: Option<ContactSort>,
+    limit: u64,
+) {
+    let everyone: Vec<_> = store
+        .contacts(principal.account)
+        .collect::<Result<_, _>>()
+        .expect("contacts");
+    let mut sorted: Vec<_> = everyone
+        .iter()
+        .map(|contact| (sort.map(|sort| sort.key(contact)), contact.id))
+        .collect();
+    sorted.sort();
+    for order in [Order::Ascending, Order::Descending] {
+        if order == Order::Descending {
+            sorted.reverse();
+        }
+        let pages = (sorted.len() as u64).div_ceil(limit);
+        for page in 1..=pages {
+            let query = ContactQuery {
+                sort,
+                order,
+                paging: Paging::new(i64::try_from(page).ok(), i64::try_from(limit).ok()),
+                ..ContactQuery::default()
+            };
+            let expected: Vec<ContactId> = sorted
+                .iter()
+                .skip(((page - 1) * limit) as usize)
+                .take(limit as usize)
+                .map(|(_, id)| *id)
+                .collect();
+            let (listed, answered) = listed_page(store, principal, &query);
+            assert_eq!(listed, (expected, sorted.len() as u64), "{query:?}");
+            assert!(answered, "the index answers {query:?}");
+        }
+    }
+}
+
+/// On sled, a list page is merged from every index segment's documents in list order
+/// (`store/search/sorted.rs`): contacts written in many commits (so in many segments),
+/// long keys that tie in their first 15 bytes spread over segments, then edits, moves into a
+/// group and deletions, checked while they are still pending and again once the index
+/// committed them (deleted documents left in the segments).
+#[test]
+fn sled_pages_merge_segments_deletions_and_pending_contacts_as_the_scan_would() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(dir.path());
+    let principal = principal(&store);
+    wait_until_ready(&store);
+    fill(&store, &principal, 2_000);
+    // Three rounds, each committed by the indexing thread before the next: texts whose first
+    // 15 bytes agree (four-byte characters), in the order contrary to their ids.
+    let mut long = Vec::new();
+    for round in 0..3 {
+        for n in 0..6 {
+            let input = ContactInput {
+                description: Some(format!("{}{}{}", "\u{1F600}".repeat(5), 9 - round, 9 - n)),
+                ..named("Długi", "Opis", &format!("60081{round}{n:03}"))
+            };
+            long.push(
+                domain::add_contact(&store, &principal, &input)
+                    .expect("add")
+                    .id,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    let description = ContactSort::parse("description");
+    all_pages_as_sorted(&store, &principal, description, 4);
+    all_pages_as_sorted(&store, &principal, None, 50);
+    // Changes, checked at once (pending) and after the index committed them.
+    let group = domain::add_group(&store, principal.account, "moved").expect("group");
+    let everyone: Vec<_> = store
+        .contacts(principal.account)
+        .collect::<Result<_, _>>()
+        .expect("contacts");
+    for (n, contact) in everyone.iter().enumerate().step_by(97) {
+        let edit = ContactInput {
+            last_name: Some(format!("Zmieniony{n}")),
+            description: Some(format!("{}{}", "\u{1F600}".repeat(5), n % 7)),
+            groups: (n % 2 == 0).then(|| vec![group.id]),
+            ..named("Inny", "", contact.phone.as_str())
+        };
+        domain::edit_contact(&store, &principal, contact.id, &edit).expect("edit");
+    }
+    let erasing = Erasing::new(Actor::Operator, "test");
+    let gone: Vec<ContactId> = everyone.iter().skip(5).step_by(89).map(|c| c.id).collect();
+    domain::delete_contacts(&store, principal.account, &gone, &erasing).expect("delete");
+    domain::delete_contacts(&store, principal.account, &long[..2], &erasing).expect("delete");
+    for state in ["pending", "committed"] {
+        assert_eq!(
+            every_list_as_scan(&store, &principal, 7, true)
+                .into_iter()
+                .filter(|query| !matches!(query.group, GroupFilter::Group(_)))
+                .collect::<Vec<_>>(),
+            Vec::new(),
+            "{state}: the index answers every list but a group's"
+        );
+        all_pages_as_sorted(&store, &principal, description, 5);
+        all_pages_as_sorted(&store, &principal, ContactSort::parse("last_name"), 100);
+        std::thread::sleep(Duration::from_millis(600));
+    }
+}

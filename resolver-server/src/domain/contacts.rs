@@ -339,7 +339,7 @@ impl GroupFilter {
 }
 
 /// A column contacts can be sorted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ContactSort {
     FirstName,
     LastName,

@@ -19,6 +19,8 @@
 //!   that opens as anything but clean (a crash, a missing or damaged directory, another schema)
 //!   is rebuilt from sled in the background; searches scan meanwhile.
 
+mod sorted;
+
 use super::backend::{Tree, WriteObserver};
 use super::{decode, keys, StoreError};
 use crate::domain::{AccountId, Contact, ContactId, ContactSort, GroupFilter, Order};
@@ -232,6 +234,8 @@ struct Inner {
     /// Vectors that list pages selected in, kept for the next ones (at most one per turn of
     /// `selecting`): a million contacts make 32 MB that a fresh vector would fault in again.
     spare: Mutex<Vec<Vec<Entry>>>,
+    /// Each segment's documents in the list orders asked for.
+    orders: sorted::Orders,
     dir: PathBuf,
 }
 
@@ -335,6 +339,7 @@ impl SearchIndex {
             stopping: AtomicBool::new(false),
             selecting: Gate::new(std::thread::available_parallelism().map_or(2, usize::from)),
             spare: Mutex::new(Vec::new()),
+            orders: sorted::Orders::default(),
             dir: dir.to_owned(),
         });
         if !ready {
@@ -446,6 +451,40 @@ impl SearchIndex {
         // may be stale or gone, so it is left out and its record read instead.
         let _turn = inner.selecting.enter();
         let pending = inner.pending_of(account);
+        let shown = match group {
+            GroupFilter::Any => Some(sorted::Shown::Every),
+            GroupFilter::NoGroup => Some(sorted::Shown::NoGroup),
+            GroupFilter::Group(_) => None,
+        };
+        if let Some(shown) = shown {
+            let mut loose = Vec::new();
+            for id in &pending {
+                if let Some(contact) = inner.contact(account, ContactId(*id))? {
+                    if group.admits(&contact) {
+                        loose.push(sorted::Loose {
+                            words: Entry::of(&contact, sort).words,
+                            id: *id,
+                            key: sort
+                                .map(|sort| sort.key(&contact).into_bytes())
+                                .unwrap_or_default(),
+                        });
+                    }
+                }
+            }
+            let searcher = inner.reader.searcher();
+            let request = sorted::Request {
+                account,
+                shown,
+                sort,
+                descending: order == Order::Descending,
+                skip,
+                take,
+                pending: &pending,
+                loose: &loose,
+            };
+            let (total, ids) = inner.orders.page(&searcher, &inner.fields, &request)?;
+            return Ok(Some((total, ids.into_iter().map(ContactId).collect())));
+        }
         let mut clauses = vec![exact(Term::from_field_u64(inner.fields.account, account.0))];
         clauses.extend(inner.fields.group_clause(group));
         let columns = sort.map(sort_field_names);
@@ -603,7 +642,8 @@ impl Inner {
         prepared.set_payload(payload);
         prepared.commit().map_err(index_error)?;
         drop(writer);
-        self.reader.reload().map_err(index_error)
+        self.reader.reload().map_err(index_error)?;
+        self.orders.warm(&self.reader.searcher(), &self.fields)
     }
 
     /// Replaces the documents of `contacts` with what the store holds now (none for a contact
