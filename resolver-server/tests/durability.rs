@@ -4,7 +4,7 @@
 //! found after the restart, and no id handed out before the crash is handed out again. With
 //! group commit one flush covers many writers, so this is what proves it still covers each.
 
-use resolver_server::domain::{AccountId, CampaignId, ContactId, Suid};
+use resolver_server::domain::{self, AccountId, CampaignId, ContactId, Suid};
 use resolver_server::store::Store;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -21,6 +21,8 @@ struct Acknowledged {
     contacts: Vec<u64>,
     page_views: Vec<(String, String)>,
     records: Vec<(u64, u64)>,
+    /// trackUser calls answered `"success":true`.
+    found: u64,
 }
 
 /// What every writer shares: the server, a client, and what has been acknowledged so far.
@@ -69,6 +71,8 @@ fn start(dir: &std::path::Path) -> (Child, Server) {
         // Page views come from one address far faster than a person browses: lift the ingest
         // quota (120 a minute per address and site) so none is refused with 429.
         .env("SSRM_INGEST_PER_MINUTE", "100000000")
+        // trackUser calls come from a fresh address each (X-Forwarded-For), under its limit.
+        .env("SSRM_BEHIND_PROXY", "true")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -179,6 +183,50 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
         }));
     }
     for writer in 0..2u32 {
+        // trackUser that finds a contact: links a fresh visitor, answered after a flush.
+        let load = Arc::clone(&load);
+        writers.push(tokio::spawn(async move {
+            let email = format!("trwaly{writer}@example.com");
+            let added = load
+                .client
+                .post(format!("{}/contacts/add.json", load.server.base))
+                .bearer_auth(&load.server.token)
+                .json(&json!({ "phone": format!("70{writer}000000"), "email": email }))
+                .send()
+                .await;
+            if let Err(error) = added {
+                return load.failed("contacts/add", &error);
+            }
+            for n in 0u32.. {
+                let body = json!({ "site": load.server.site_key,
+                    "suid": uuid::Uuid::new_v4().to_string(), "value": email });
+                let answer = match load
+                    .client
+                    .post(format!("{}/t/identify", load.server.base))
+                    .header("Origin", "http://127.0.0.1")
+                    .header("Content-Type", "text/plain")
+                    .header(
+                        "X-Forwarded-For",
+                        format!("10.{writer}.{}.{}", n / 256, n % 256),
+                    )
+                    .body(body.to_string())
+                    .send()
+                    .await
+                {
+                    Ok(response) => response.json::<Value>().await,
+                    Err(error) => Err(error),
+                };
+                match answer {
+                    Ok(answer) => {
+                        assert_eq!(answer["success"], true, "{answer}");
+                        load.acknowledge(|acked| acked.found += 1);
+                    }
+                    Err(error) => return load.failed("trackUser", &error),
+                }
+            }
+        }));
+    }
+    for writer in 0..2u32 {
         // Thulium: a new customer, then its record in the demo's campaign 00001.
         let load = Arc::clone(&load);
         writers.push(tokio::spawn(async move {
@@ -263,6 +311,29 @@ async fn acknowledged_writes_under_concurrent_load_survive_kill_9() {
             "acknowledged page view {url} lost"
         );
     }
+    // The tallies of acknowledged writes were made durable with them (trackUser's are
+    // gathered in memory and written before the flush that acknowledges the call,
+    // `store/tallies.rs`): the aggregates count at least every acknowledged page view and
+    // trackUser call that found its contact.
+    domain::fold_traffic(&store, account).expect("fold");
+    let days = store
+        .traffic_days(account, 0, domain::Day::MAX)
+        .expect("days");
+    let counted: u64 = days.iter().map(|(_, _, stats)| stats.page_views).sum();
+    assert!(
+        counted >= acknowledged.page_views.len() as u64,
+        "{counted} page views counted, {} acknowledged",
+        acknowledged.page_views.len()
+    );
+    let found: u64 = days
+        .iter()
+        .map(|(_, _, stats)| stats.track_user.found)
+        .sum();
+    assert!(
+        found >= acknowledged.found && acknowledged.found > 10,
+        "{found} trackUser calls counted as found, {} acknowledged",
+        acknowledged.found
+    );
     let campaign = CampaignId::parse("00001").expect("campaign id");
     for (customer, record) in &acknowledged.records {
         let stored = store

@@ -395,8 +395,8 @@ async fn a_visitor_linked_to_one_contact_is_not_relinked_to_another() {
     );
 }
 
-#[tokio::test]
-async fn reports_from_an_unregistered_origin_store_nothing() {
+/// An app with account `shop`, its site (the key) and a contact jan@example.com, 500600700.
+async fn shop_with_jan() -> (TestApp, TestAccount, String) {
     let app = spawn_app().await;
     let shop = app.account("shop");
     let key = site(&app, &shop);
@@ -406,6 +406,12 @@ async fn reports_from_an_unregistered_origin_store_nothing() {
         json!({"email": "jan@example.com", "phone": "500600700"}),
     )
     .await;
+    (app, shop, key)
+}
+
+#[tokio::test]
+async fn reports_from_an_unregistered_origin_store_nothing() {
+    let (app, shop, key) = shop_with_jan().await;
     let device = Suid::random();
     let foreign = "https://evil.example.net";
     let event =
@@ -584,4 +590,42 @@ async fn history_lists_the_linked_visitors_page_views_and_events_newest_first() 
             .await["error"]["code"],
         json!(1004)
     );
+}
+
+/// trackUser tallies are gathered in memory and written by the next flush, a site's calls of
+/// one outcome and day as one tally with their count (`store/tallies.rs`): concurrent calls
+/// are all counted, none twice, including those no flush was asked for (not found).
+#[tokio::test]
+async fn every_track_user_call_is_counted_once_on_the_dashboard() {
+    let (app, shop, key) = shop_with_jan().await;
+    // Ten calls: the trackUser limit's burst for one client.
+    let calls = (0..10).map(|n| {
+        let (app, key) = (&app, &key);
+        async move {
+            let value = if n % 5 == 0 {
+                "jan@example.com".to_owned()
+            } else {
+                format!("nobody{n}@example.com")
+            };
+            track_user(app, ORIGIN, key, Suid::random(), &value, None).await
+        }
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    let found = answers
+        .iter()
+        .filter(|answer| answer["success"] == json!(true))
+        .count();
+    assert_eq!(found, 2, "{answers:?}");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let dashboard =
+        domain::traffic_dashboard(&app.store, shop.id(), domain::Period::Today, None, now)
+            .expect("dashboard");
+    assert_eq!(dashboard.totals.track_user.found, 2);
+    assert_eq!(dashboard.totals.track_user.not_found, 8);
+    assert_eq!(dashboard.totals.track_user.refused, 0);
+    // Counted once: folding again adds nothing.
+    domain::fold_traffic(&app.store, shop.id()).expect("fold");
+    let again = domain::traffic_dashboard(&app.store, shop.id(), domain::Period::Today, None, now)
+        .expect("dashboard");
+    assert_eq!(again.totals.track_user, dashboard.totals.track_user);
 }

@@ -33,7 +33,7 @@ pub fn day_start(day: Day) -> Millis {
 }
 
 /// What a trackUser call ended in, as the dashboard counts it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityOutcome {
     /// A contact was found and the visitor linked to it.
@@ -62,14 +62,26 @@ pub enum Tally {
         cause: LinkCause,
         at: Millis,
     },
+    /// `count` trackUser calls on `domain` with `outcome` on the day of `at` (the store
+    /// writes the calls of one flush as one tally).
     TrackUser {
         domain: String,
         outcome: IdentityOutcome,
         at: Millis,
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        count: u64,
     },
     RuleFired {
         at: Millis,
     },
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(count: &u64) -> bool {
+    *count == 1
 }
 
 /// Identified visitors by how they were identified.
@@ -109,11 +121,11 @@ pub struct OutcomeCounts {
 }
 
 impl OutcomeCounts {
-    fn add(&mut self, outcome: IdentityOutcome) {
+    fn add(&mut self, outcome: IdentityOutcome, count: u64) {
         match outcome {
-            IdentityOutcome::Found => self.found += 1,
-            IdentityOutcome::NotFound => self.not_found += 1,
-            IdentityOutcome::Refused => self.refused += 1,
+            IdentityOutcome::Found => self.found += count,
+            IdentityOutcome::NotFound => self.not_found += count,
+            IdentityOutcome::Refused => self.refused += count,
         }
     }
 
@@ -234,8 +246,8 @@ pub fn count_link(stats: &mut DayStats, mark: SeenMark, cause: LinkCause) -> See
     }
 }
 
-pub fn count_track_user(stats: &mut DayStats, outcome: IdentityOutcome) {
-    stats.track_user.add(outcome);
+pub fn count_track_user(stats: &mut DayStats, outcome: IdentityOutcome, count: u64) {
+    stats.track_user.add(outcome, count);
 }
 
 pub fn count_rule_firing(stats: &mut DayStats) {

@@ -21,6 +21,9 @@ use tokio::sync::oneshot;
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
+/// Runs before every flush (and checkpoint): writes what the store gathered for it.
+pub(super) type BeforeSync = Box<dyn Fn() -> Result<(), StoreError> + Send + Sync>;
+
 #[derive(Default)]
 struct Queue {
     waiting: Vec<Waiter>,
@@ -54,19 +57,21 @@ pub(super) struct GroupCommit {
 }
 
 impl GroupCommit {
-    pub(super) fn start(db: Db) -> Result<GroupCommit, StoreError> {
+    pub(super) fn start(db: Db, before: BeforeSync) -> Result<GroupCommit, StoreError> {
         let shared = Arc::new(Shared::default());
         let flusher = Arc::clone(&shared);
         let flusher_db = db.clone();
+        let before = Arc::new(before);
+        let tended_before = Arc::clone(&before);
         let thread = std::thread::Builder::new()
             .name("ssrm-flusher".into())
-            .spawn(move || flush_loop(&flusher, &flusher_db))
+            .spawn(move || flush_loop(&flusher, &flusher_db, &before))
             .map_err(|error| StoreError::Corrupt(format!("cannot start the flusher: {error}")))?;
         // Dropping the sender stops the tender (after a last checkpoint).
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let tender = std::thread::Builder::new()
             .name("ssrm-journal".into())
-            .spawn(move || tend_loop(&stopped, &db))
+            .spawn(move || tend_loop(&stopped, &db, &tended_before))
             .map_err(|error| {
                 StoreError::Corrupt(format!("cannot start the journal's thread: {error}"))
             })?;
@@ -114,18 +119,20 @@ impl Drop for GroupCommit {
     }
 }
 
-fn tend_loop(stopped: &std::sync::mpsc::Receiver<()>, db: &Db) {
+fn tend_loop(stopped: &std::sync::mpsc::Receiver<()>, db: &Db, before: &BeforeSync) {
     use std::sync::mpsc::RecvTimeoutError;
     loop {
         let stopping = matches!(
             stopped.recv_timeout(TEND_EVERY),
             Err(RecvTimeoutError::Disconnected)
         );
-        let outcome = if stopping {
-            db.flush()
-        } else {
-            db.tend_journal()
-        };
+        let outcome = before().and_then(|()| {
+            if stopping {
+                db.flush()
+            } else {
+                db.tend_journal()
+            }
+        });
         if let Err(error) = outcome {
             tracing::error!(%error, "the journal could not be written or checkpointed");
         }
@@ -135,7 +142,7 @@ fn tend_loop(stopped: &std::sync::mpsc::Receiver<()>, db: &Db) {
     }
 }
 
-fn flush_loop(shared: &Shared, db: &Db) {
+fn flush_loop(shared: &Shared, db: &Db, before: &BeforeSync) {
     loop {
         let batch = {
             let mut queue = shared.lock();
@@ -152,7 +159,7 @@ fn flush_loop(shared: &Shared, db: &Db) {
         };
         // Started after every writer in `batch` registered, so it covers their writes.
         let started = std::time::Instant::now();
-        let outcome = db.sync().map_err(|error| {
+        let outcome = before().and_then(|()| db.sync()).map_err(|error| {
             tracing::error!(%error, "flush failed");
             error.to_string()
         });
@@ -187,7 +194,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let db = open(dir.path());
         let tree = db.open_tree("data").expect("tree");
-        let committer = Arc::new(GroupCommit::start(db.clone()).expect("flusher"));
+        let committer =
+            Arc::new(GroupCommit::start(db.clone(), Box::new(|| Ok(()))).expect("flusher"));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
@@ -228,7 +236,7 @@ mod tests {
             .expect("tree")
             .insert(b"key", &b"value"[..])
             .expect("insert");
-        let committer = GroupCommit::start(db.clone()).expect("flusher");
+        let committer = GroupCommit::start(db.clone(), Box::new(|| Ok(()))).expect("flusher");
         drop(committer);
         drop(db);
         // sled admits one process (and one open handle) per directory: this open fails if a

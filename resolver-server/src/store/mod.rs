@@ -21,6 +21,7 @@ mod privacy;
 mod rules;
 pub mod search;
 mod sessions;
+mod tallies;
 mod traffic;
 mod visits;
 
@@ -131,6 +132,8 @@ pub struct Store {
     /// Every contact has its PostgreSQL order entries (`contact_orders.rs`), as far as this
     /// process has seen.
     orders_built: Arc<std::sync::atomic::AtomicBool>,
+    /// Tallies gathered for the next flush (`tallies.rs`); `None` on PostgreSQL.
+    tallies: Option<Arc<tallies::Tallies>>,
 }
 
 pub use backend::pg::DEFAULT_POOL;
@@ -212,8 +215,20 @@ impl Store {
     }
 
     fn from_db(db: Db, dir: Option<PathBuf>) -> Result<Store, StoreError> {
-        let committer = Arc::new(commit::GroupCommit::start(db.clone())?);
-        Store::from_backend(db, dir, Some(committer))
+        let barrier = Arc::new(RwLock::new(()));
+        let tallies = Arc::new(tallies::Tallies::new(
+            db.open_tree(DATA_TREE)?,
+            Arc::clone(&barrier),
+        ));
+        let written = Arc::clone(&tallies);
+        let committer = Arc::new(commit::GroupCommit::start(
+            db.clone(),
+            Box::new(move || written.write()),
+        )?);
+        let mut store = Store::from_backend(db, dir, Some(committer))?;
+        store.barrier = barrier;
+        store.tallies = Some(tallies);
+        Ok(store)
     }
 
     fn from_backend(
@@ -239,6 +254,7 @@ impl Store {
             search: None,
             scan_only: false,
             orders_built: Arc::default(),
+            tallies: None,
         })
     }
 
@@ -252,6 +268,7 @@ impl Store {
     /// Makes every write so far durable (the CLI, before it exits).
     pub fn flush(&self) -> Result<(), StoreError> {
         let started = Instant::now();
+        self.write_tallies()?;
         self.db.flush()?;
         if let Some(search) = &self.search {
             search.flush_clean()?;

@@ -28,7 +28,7 @@ static FOLDING: Mutex<()> = Mutex::new(());
 /// Seen marks are kept this many days (today included), long enough for tallies folded late.
 pub const SEEN_MARK_DAYS: u32 = 3;
 
-fn tally_key(account: AccountId) -> Vec<u8> {
+pub(super) fn tally_key(account: AccountId) -> Vec<u8> {
     keys::traffic_pending(account, uuid::Uuid::new_v4().as_bytes())
 }
 
@@ -101,10 +101,24 @@ enum Prepared {
 
 impl Store {
     /// Writes `tally` on its own (a single-key insert of a fresh key).
+    /// On sled a trackUser call's tally is gathered and written by the next flush
+    /// (`store/tallies.rs`); a page view's is written at once, as its request waits for a
+    /// flush anyway (gathered, they lengthened every flush by their writes).
     pub fn insert_tally(&self, account: AccountId, tally: &Tally) -> Result<(), StoreError> {
+        if let (Some(tallies), Tally::TrackUser { .. }) = (&self.tallies, tally) {
+            return tallies.add(account, tally.clone());
+        }
         let _guard = self.write_guard();
         self.data.insert(tally_key(account), encode(tally))?;
         Ok(())
+    }
+
+    /// Writes the tallies gathered for the next flush now.
+    pub(super) fn write_tallies(&self) -> Result<(), StoreError> {
+        match &self.tallies {
+            Some(tallies) => tallies.write(),
+            None => Ok(()),
+        }
     }
 
     /// Adds the pending tallies of `account` to the aggregates, oldest batches first, until
@@ -118,6 +132,7 @@ impl Store {
     ) -> DomainResult<u64> {
         // Queued firings tally when they are laid out.
         self.settled()?;
+        self.write_tallies()?;
         let _one_fold = FOLDING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -280,9 +295,14 @@ fn fold_one(
                 domain: site,
                 outcome,
                 at,
+                count,
             },
             _,
-        ) => domain::count_track_user(state.stats(data, account, day_of(*at), site)?, *outcome),
+        ) => domain::count_track_user(
+            state.stats(data, account, day_of(*at), site)?,
+            *outcome,
+            *count,
+        ),
         (Tally::RuleFired { at }, _) => {
             domain::count_rule_firing(state.stats(data, account, day_of(*at), "")?)
         }

@@ -126,6 +126,7 @@ fn count_identity(
             domain: domain.name.clone(),
             outcome,
             at: now_millis(),
+            count: 1,
         },
     )?;
     Ok(())
