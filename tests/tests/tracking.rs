@@ -335,6 +335,17 @@ async fn track_user_by_a_phone_typed_without_the_country_code_finds_the_contact(
         "a contact without a suid takes the visitor's"
     );
     assert_eq!(link(&app, &shop, device), Some((id, LinkCause::TrackUser)));
+    // The contact keeps that suid: a second device (the link does not rewrite a contact that
+    // already has its suid) is answered the first one's, and the first device again too.
+    let second = Suid::random();
+    for visitor in [second, device] {
+        let again = track_user(&app, ORIGIN, &key, visitor, "500 600 700", None).await;
+        assert_eq!(again["suid"], json!(device.to_string()), "{again}");
+        assert_eq!(link(&app, &shop, visitor), Some((id, LinkCause::TrackUser)));
+    }
+    let contact =
+        domain::view_contact(&app.store, shop.id(), domain::ContactId(id)).expect("contact");
+    assert_eq!(contact.suid, Some(device));
 }
 
 #[tokio::test]

@@ -118,6 +118,7 @@ impl Store {
                 return fail(DomainError::NotFound(Entity::Contact));
             };
             let mut record: Contact = decode_tx(&bytes)?;
+            let had_suid = record.suid.is_some();
             tx_link_visitor(data, account, &mut record, suid, cause)?;
             if record.suid.is_none() {
                 tx_link_visitor(data, account, &mut record, Suid::random(), cause)?;
@@ -125,7 +126,11 @@ impl Store {
             let Some(canonical) = record.suid else {
                 return fail(DomainError::NotFound(Entity::Contact));
             };
-            data.insert(key, encode(&record))?;
+            // The record changes only when it gets its canonical suid: a returning customer's
+            // link leaves it (and the search index, which follows every contact write) alone.
+            if !had_suid {
+                data.insert(key, encode(&record))?;
+            }
             Ok(canonical)
         })
     }
