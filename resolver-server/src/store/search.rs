@@ -480,9 +480,9 @@ impl SearchIndex {
                 skip,
                 take,
                 pending: &pending,
-                loose: &loose,
+                loose,
             };
-            let (total, ids) = inner.orders.page(&searcher, &inner.fields, &request)?;
+            let (total, ids) = inner.orders.page(&searcher, &inner.fields, request)?;
             return Ok(Some((total, ids.into_iter().map(ContactId).collect())));
         }
         let mut clauses = vec![exact(Term::from_field_u64(inner.fields.account, account.0))];

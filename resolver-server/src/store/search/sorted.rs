@@ -384,7 +384,7 @@ pub(super) struct Request<'a> {
     /// segments.
     pub pending: &'a HashSet<u64>,
     /// Those of them the list shows, read from the store.
-    pub loose: &'a [Loose],
+    pub loose: Vec<Loose>,
 }
 
 impl Orders {
@@ -393,23 +393,16 @@ impl Orders {
         &self,
         searcher: &Searcher,
         fields: &Fields,
-        request: &Request,
+        mut request: Request,
     ) -> Result<(u64, Vec<u64>), StoreError> {
         let mut runs = Vec::new();
         for segment in searcher.segment_readers() {
-            runs.push(self.run(segment, fields, request).map_err(index_error)?);
+            runs.push(self.run(segment, fields, &request).map_err(index_error)?);
         }
-        let mut loose: Vec<&Loose> = request.loose.iter().collect();
-        let whole = |entry: &Loose| (entry.words, long(entry.words).then_some(entry.key.clone()));
+        // The whole key where the words tie on a long one, as the runs compare.
+        let whole = |entry: &Loose| (entry.words, long(entry.words).then(|| entry.key.clone()));
+        let mut loose = std::mem::take(&mut request.loose);
         loose.sort_by_cached_key(|entry| (whole(entry), entry.id));
-        let loose: Vec<Loose> = loose
-            .into_iter()
-            .map(|entry| Loose {
-                words: entry.words,
-                id: entry.id,
-                key: entry.key.clone(),
-            })
-            .collect();
         let keys: Vec<_> = loose.iter().map(whole).collect();
         let ranks = super::dense_ranks(&keys);
         runs.push(Run::Loose {
