@@ -192,6 +192,25 @@ fn searches_and_lists_of_twenty_thousand_contacts_answer_as_the_scan_does() {
     // Reopened after a clean close: every contact is in the committed index, none pending.
     let store = open(dir.path());
     assert!(store.search_ready(), "a cleanly closed index opens ready");
+    // The indexing thread sorts every segment in every list order once at start (the first
+    // page of an order then sorts nothing): the default order and the nine columns. Waited for
+    // until the number has stayed the same for half a second.
+    let started = Instant::now();
+    let (mut seen, mut since) = (0, Instant::now());
+    loop {
+        let now = store.sorted_list_orders();
+        if now != seen {
+            (seen, since) = (now, Instant::now());
+        } else if seen >= 10 && since.elapsed() > Duration::from_millis(500) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "list orders prepared at start: {seen}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(seen % 10, 0, "every order of every segment: {seen}");
     let groups = domain::list_groups(&store, principal.account, &Default::default())
         .expect("groups")
         .items;

@@ -155,6 +155,14 @@ impl Store {
         self.search.as_ref().is_some_and(|index| index.is_ready())
     }
 
+    /// How many (index segment, account, list order) the search index keeps sorted for list
+    /// pages (`store/search/sorted.rs`; 0 without an index): diagnostics and tests.
+    pub fn sorted_list_orders(&self) -> usize {
+        self.search
+            .as_ref()
+            .map_or(0, |index| index.sorted_orders())
+    }
+
     /// This store with every search reading the whole account (no index of sled's or
     /// PostgreSQL's): for comparing the index with the scan (tests, benchmarks). Writes through
     /// it still reach the index.

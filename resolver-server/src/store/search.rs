@@ -366,6 +366,11 @@ impl SearchIndex {
         Arc::downgrade(&observer)
     }
 
+    /// How many segment orders list pages keep sorted (diagnostics, tests).
+    pub fn sorted_orders(&self) -> usize {
+        self.0.inner.orders.len()
+    }
+
     /// Whether the index answers searches (false while it is being built).
     pub fn is_ready(&self) -> bool {
         self.0.inner.ready.load(Ordering::SeqCst)
@@ -750,12 +755,28 @@ impl WriteObserver for Inner {
 fn index_loop(inner: &Inner, stopped: &std::sync::mpsc::Receiver<()>) {
     use std::sync::mpsc::RecvTimeoutError;
     let mut wait = INDEX_EVERY;
+    let mut sorted = false;
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
         let outcome = if inner.ready.load(Ordering::SeqCst) {
             inner.index_pending().map(|_| ())
         } else {
             inner.rebuild()
         };
+        if outcome.is_ok() && !sorted && inner.ready.load(Ordering::SeqCst) {
+            // Once per start: every list order of the largest accounts, so that no first page
+            // of an order pays for sorting a million documents.
+            sorted = true;
+            let searcher = inner.reader.searcher();
+            let prepared = accounts_with_contacts(&inner.data).and_then(|accounts| {
+                let stopping = || inner.stopping.load(Ordering::SeqCst);
+                inner
+                    .orders
+                    .prepare(&searcher, &inner.fields, &accounts, &stopping)
+            });
+            if let Err(error) = prepared {
+                tracing::warn!(%error, "search index: list orders not prepared");
+            }
+        }
         wait = match outcome {
             Ok(()) => INDEX_EVERY,
             Err(_) if inner.stopping.load(Ordering::SeqCst) => return,

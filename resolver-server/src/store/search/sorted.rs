@@ -604,6 +604,49 @@ impl Orders {
         Ok(())
     }
 
+    /// Sorts every segment in every list order of the accounts with the most documents, as
+    /// many accounts as fit in the cache's budget (the indexing thread, once per start). Gives
+    /// up between two orders once `stopping` says so (the store closes).
+    pub(super) fn prepare(
+        &self,
+        searcher: &Searcher,
+        fields: &Fields,
+        accounts: &[AccountId],
+        stopping: &dyn Fn() -> bool,
+    ) -> Result<(), StoreError> {
+        let mut largest = Vec::new();
+        for account in accounts {
+            let term = Term::from_field_u64(fields.account, account.0);
+            largest.push((*account, searcher.doc_freq(&term).map_err(index_error)?));
+        }
+        largest.sort_by_key(|(account, documents)| (std::cmp::Reverse(*documents), *account));
+        let orders = std::iter::once(None).chain(ContactSort::ALL.map(Some));
+        let mut budget = CACHED_DOCS as u64;
+        for (account, documents) in largest {
+            let needed = documents.saturating_mul(orders.clone().count() as u64);
+            if needed > budget {
+                break;
+            }
+            budget -= needed;
+            for sort in orders.clone() {
+                if stopping() {
+                    return Ok(());
+                }
+                for segment in searcher.segment_readers() {
+                    let columns = Columns::open(segment, sort).map_err(index_error)?;
+                    self.sorted(segment, fields, account, sort, &columns)
+                        .map_err(index_error)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How many segment orders are kept.
+    pub(super) fn len(&self) -> usize {
+        self.sorted.lock().len()
+    }
+
     fn tick(&self) -> u64 {
         self.clock
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
