@@ -755,28 +755,34 @@ impl WriteObserver for Inner {
 fn index_loop(inner: &Inner, stopped: &std::sync::mpsc::Receiver<()>) {
     use std::sync::mpsc::RecvTimeoutError;
     let mut wait = INDEX_EVERY;
-    let mut sorted = false;
+    // The searcher generation whose segments were last sorted in every list order.
+    let mut sorted = None;
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
         let outcome = if inner.ready.load(Ordering::SeqCst) {
-            inner.index_pending().map(|_| ())
+            inner.index_pending()
         } else {
-            inner.rebuild()
+            inner.rebuild().map(|()| true)
         };
-        if outcome.is_ok() && !sorted && inner.ready.load(Ordering::SeqCst) {
-            // Once per start: every list order of the largest accounts, so that no first page
-            // of an order pays for sorting a million documents.
-            sorted = true;
+        if matches!(outcome, Ok(false)) {
+            // Idle, with segments not yet sorted (after a start, an import, a merge): every
+            // list order of the largest accounts, so that no first page of an order pays for
+            // sorting a million documents. Segments already sorted cost a look-up.
             let searcher = inner.reader.searcher();
-            let prepared = accounts_with_contacts(&inner.data).and_then(|accounts| {
-                let stopping = || inner.stopping.load(Ordering::SeqCst);
-                inner
-                    .orders
-                    .prepare(&searcher, &inner.fields, &accounts, &stopping)
-            });
-            if let Err(error) = prepared {
-                tracing::warn!(%error, "search index: list orders not prepared");
+            let generation = searcher.generation().generation_id();
+            if sorted != Some(generation) {
+                sorted = Some(generation);
+                let prepared = accounts_with_contacts(&inner.data).and_then(|accounts| {
+                    let stopping = || inner.stopping.load(Ordering::SeqCst);
+                    inner
+                        .orders
+                        .prepare(&searcher, &inner.fields, &accounts, &stopping)
+                });
+                if let Err(error) = prepared {
+                    tracing::warn!(%error, "search index: list orders not prepared");
+                }
             }
         }
+        let outcome = outcome.map(|_| ());
         wait = match outcome {
             Ok(()) => INDEX_EVERY,
             Err(_) if inner.stopping.load(Ordering::SeqCst) => return,

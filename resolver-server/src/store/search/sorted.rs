@@ -605,8 +605,8 @@ impl Orders {
     }
 
     /// Sorts every segment in every list order of the accounts with the most documents, as
-    /// many accounts as fit in the cache's budget (the indexing thread, once per start). Gives
-    /// up between two orders once `stopping` says so (the store closes).
+    /// many accounts as fit in the cache's budget (the indexing thread, when it is idle and the
+    /// segments changed). Gives up between two orders once `stopping` says so.
     pub(super) fn prepare(
         &self,
         searcher: &Searcher,
@@ -639,6 +639,7 @@ impl Orders {
                 }
             }
         }
+        self.forget_gone(searcher);
         Ok(())
     }
 
