@@ -901,7 +901,7 @@ impl Entry {
 
     /// Whether entries with these words may still differ by their whole keys.
     fn long(&self) -> bool {
-        self.words.1 & 0xff == LONG_KEY
+        sorted::long(self.words)
     }
 }
 

@@ -250,7 +250,7 @@ impl Run<'_> {
 }
 
 /// Whether words may still differ by their whole keys (see [`super::LONG_KEY`]).
-fn long(words: (u64, u64)) -> bool {
+pub(super) fn long(words: (u64, u64)) -> bool {
     words.1 & 0xff == super::LONG_KEY
 }
 
@@ -593,12 +593,8 @@ impl Orders {
             .keys()
             .map(|(_, account, sort)| (*account, *sort))
             .collect();
-        for segment in searcher.segment_readers() {
-            for (account, sort) in &asked {
-                let columns = Columns::open(segment, *sort).map_err(index_error)?;
-                self.sorted(segment, fields, *account, *sort, &columns)
-                    .map_err(index_error)?;
-            }
+        for (account, sort) in asked {
+            self.sort_segments(searcher, fields, account, sort)?;
         }
         self.forget_gone(searcher);
         Ok(())
@@ -632,14 +628,26 @@ impl Orders {
                 if stopping() {
                     return Ok(());
                 }
-                for segment in searcher.segment_readers() {
-                    let columns = Columns::open(segment, sort).map_err(index_error)?;
-                    self.sorted(segment, fields, account, sort, &columns)
-                        .map_err(index_error)?;
-                }
+                self.sort_segments(searcher, fields, account, sort)?;
             }
         }
         self.forget_gone(searcher);
+        Ok(())
+    }
+
+    /// Every segment of `searcher` sorted in `sort` for `account` (a look-up where it is kept).
+    fn sort_segments(
+        &self,
+        searcher: &Searcher,
+        fields: &Fields,
+        account: AccountId,
+        sort: Option<ContactSort>,
+    ) -> Result<(), StoreError> {
+        for segment in searcher.segment_readers() {
+            let columns = Columns::open(segment, sort).map_err(index_error)?;
+            self.sorted(segment, fields, account, sort, &columns)
+                .map_err(index_error)?;
+        }
         Ok(())
     }
 
