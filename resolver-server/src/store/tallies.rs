@@ -4,7 +4,7 @@
 //! A trackUser call that finds nobody writes nothing but its tally, so that single-key write
 //! was the whole write cost of the path (at a million contacts it halved the calls a second
 //! and put p99 at 13 ms). Now it is a push onto a vector; the group-commit flusher writes what
-//! was gathered as one batch *before* its sync, the calls of one site, outcome and day as one
+//! was gathered *before* its sync, the calls of one site, outcome and day as one
 //! tally with their count. So every flush covers the tallies gathered before it started: a
 //! call that found its contact (and waits for a flush before it answers) has its tally on
 //! disk when it is answered, as before. Tallies of calls that wait for no flush (not found,
@@ -16,7 +16,7 @@
 //! anyway, and gathered they lengthened every flush by their writes (fewer page views a
 //! second). Only a sled store gathers; on PostgreSQL each tally is its own insert.
 
-use super::backend::{Batch, Tree};
+use super::backend::Tree;
 use super::{encode, StoreError};
 use crate::domain::{day_of, AccountId, Day, IdentityOutcome, Tally};
 use std::collections::HashMap;
@@ -57,27 +57,31 @@ impl Tallies {
         Ok(())
     }
 
-    /// Writes every tally gathered so far, in one batch. On failure they stay gathered.
+    /// Writes every tally gathered so far. On failure those not yet written stay gathered.
+    ///
+    /// Each tally is its own single-key write, not one batch: a batch takes sled's global lock
+    /// exclusively, so the group-commit flusher (which calls this before each sync) would wait
+    /// out every journal checkpoint, and with it every acknowledgement. Tallies need no
+    /// atomicity among themselves: each counts its own calls.
     pub(super) fn write(&self) -> Result<(), StoreError> {
         let _writing = lock(&self.writing);
         let taken = std::mem::take(&mut *lock(&self.gathered));
         if taken.is_empty() {
             return Ok(());
         }
-        let mut batch = Batch::default();
-        for (account, tally) in merged(&taken) {
-            batch.insert(super::traffic::tally_key(account), encode(&tally));
-        }
-        let written = {
-            let _guard = self
-                .barrier
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.data.apply_batch(batch)
-        };
-        if let Err(error) = written {
-            lock(&self.gathered).extend(taken);
-            return Err(error.into());
+        let _guard = self
+            .barrier
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut merged = merged(&taken).into_iter();
+        while let Some((account, tally)) = merged.next() {
+            let key = super::traffic::tally_key(account);
+            if let Err(error) = self.data.insert(key, encode(&tally)) {
+                let mut gathered = lock(&self.gathered);
+                gathered.push((account, tally));
+                gathered.extend(merged);
+                return Err(error.into());
+            }
         }
         Ok(())
     }

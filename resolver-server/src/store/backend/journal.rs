@@ -22,7 +22,7 @@
 //! its length or checksum: it was never acknowledged, and replay stops there.
 
 use crate::store::StoreError;
-use parking_lot::{Mutex, ReentrantMutex};
+use parking_lot::{Mutex, ReentrantMutex, RwLock};
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -107,6 +107,9 @@ pub(crate) struct Journal {
     current: Mutex<Current>,
     /// One checkpoint at a time.
     checkpointing: Mutex<()>,
+    /// Held shared by writes that take sled's global lock exclusively (transactions, batches)
+    /// and exclusively by a checkpoint for its flush: see [`Journal::write_exclusive`].
+    exclusive: RwLock<()>,
     /// Told of each write's keys (the search index). Weak: the observer reads the store, so a
     /// strong reference would keep the database open forever.
     observer: std::sync::OnceLock<std::sync::Weak<dyn super::WriteObserver>>,
@@ -267,6 +270,7 @@ impl Journal {
             pending: ReentrantMutex::new(RefCell::new(Vec::new())),
             current: Mutex::new(current),
             checkpointing: Mutex::new(()),
+            exclusive: RwLock::new(()),
             observer: std::sync::OnceLock::new(),
         })
     }
@@ -311,6 +315,23 @@ impl Journal {
             pending.extend_from_slice(&record.ops);
         }
         outcome
+    }
+
+    /// [`Journal::write`] for a write that takes sled's global lock exclusively (a
+    /// transaction, a batch). A checkpoint's flush holds that lock shared for its whole length
+    /// (seconds under load). Waiting for it inside sled would hold the journal's lock, stalling
+    /// every other write and the group commit's sync, and, sled's lock being fair, every read
+    /// that came after it: under load, every request stood still for the checkpoint. Such a
+    /// write waits here instead, before the checkpoint's flush begins, holding nothing; reads
+    /// and single-key writes go on during the flush.
+    pub(crate) fn write_exclusive<T, E>(
+        &self,
+        write: impl FnOnce(&mut Record) -> Result<T, E>,
+    ) -> Result<T, E> {
+        // A write nested in one that holds the journal already holds the gate too (or needs
+        // none): taking it again could deadlock behind a waiting checkpoint.
+        let _gate = (!self.pending.is_owned_by_current_thread()).then(|| self.exclusive.read());
+        self.write(write)
     }
 
     /// Tells `observer` of every write from now on (once; a second observer is ignored).
@@ -373,7 +394,12 @@ impl Journal {
         };
         // Every record in the files up to `covered` was applied to sled before this flush began.
         let started = Instant::now();
-        db.flush()?;
+        let flushed = {
+            let _exclusive = self.exclusive.write();
+            let flushing = Instant::now();
+            db.flush()?;
+            flushing.elapsed()
+        };
         for (number, path) in journal_files(&self.dir)? {
             if number <= covered {
                 std::fs::remove_file(&path)
@@ -383,6 +409,7 @@ impl Journal {
         sync_dir(&self.dir)?;
         tracing::debug!(
             millis = started.elapsed().as_millis() as u64,
+            flush_millis = flushed.as_millis() as u64,
             "journal checkpoint"
         );
         Ok(())
@@ -517,6 +544,72 @@ mod tests {
         let (db, _journal) = open(copy.path());
         assert_eq!(db.get(b"a").expect("get").as_deref(), Some(&b"1"[..]));
         assert_eq!(db.get(b"b").expect("get").as_deref(), Some(&b"2"[..]));
+    }
+
+    /// sled's transactions and batches wait at the journal's gate while a checkpoint flushes,
+    /// holding nothing: single-key writes and the group commit's sync go on meanwhile. (Inside
+    /// sled they would wait holding the journal's lock, and sled's fair lock would stop every
+    /// read behind them.)
+    #[test]
+    fn exclusive_writes_wait_for_a_checkpoint_and_single_key_writes_do_not() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+        let dir = tempfile::tempdir().expect("dir");
+        let (db, journal) = open(dir.path());
+        let (db, journal) = (&db, &journal);
+        let put = |key: &'static [u8]| {
+            move |record: &mut Record| {
+                db.insert(key, &b"v"[..])?;
+                record.put(b"", key, b"v");
+                Ok::<_, sled::Error>(())
+            }
+        };
+        std::thread::scope(|scope| {
+            // A checkpoint's flush in progress: it holds the gate exclusively.
+            let flushing = journal.exclusive.write();
+            let (done, exclusive_done) = mpsc::channel();
+            scope.spawn(move || {
+                journal.write_exclusive(put(b"batch")).expect("write");
+                done.send(()).expect("send");
+            });
+            journal
+                .write(put(b"single"))
+                .expect("a single-key write goes on");
+            journal.sync().expect("so does the group commit's sync");
+            assert!(
+                exclusive_done
+                    .recv_timeout(Duration::from_millis(200))
+                    .is_err(),
+                "a batch ran while the checkpoint flushed"
+            );
+            assert_eq!(db.get(b"batch").expect("get"), None);
+            drop(flushing);
+            exclusive_done
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the batch runs once the flush is over");
+        });
+        assert!(db.get(b"batch").expect("get").is_some());
+
+        // And a checkpoint waits, before its flush, for an exclusive write that passed the gate.
+        journal.write(put(b"more")).expect("write");
+        std::thread::scope(|scope| {
+            let passed = journal.exclusive.read();
+            let (done, checkpointed) = mpsc::channel();
+            scope.spawn(move || {
+                journal.checkpoint(db).expect("checkpoint");
+                done.send(()).expect("send");
+            });
+            assert!(
+                checkpointed
+                    .recv_timeout(Duration::from_millis(200))
+                    .is_err(),
+                "a checkpoint flushed while a batch was being applied"
+            );
+            drop(passed);
+            checkpointed
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the checkpoint ends");
+        });
     }
 
     #[test]

@@ -200,9 +200,28 @@ impl SledTree {
         &self,
         write: impl FnOnce(&sled::Tree, &mut Record) -> Result<T, sled::Error>,
     ) -> Result<T, Error> {
+        self.journaled_as(false, write)
+    }
+
+    /// [`SledTree::journaled`] for a write that takes sled's global lock exclusively (see
+    /// `Journal::write_exclusive`).
+    fn journaled_exclusive<T>(
+        &self,
+        write: impl FnOnce(&sled::Tree, &mut Record) -> Result<T, sled::Error>,
+    ) -> Result<T, Error> {
+        self.journaled_as(true, write)
+    }
+
+    fn journaled_as<T>(
+        &self,
+        exclusive: bool,
+        write: impl FnOnce(&sled::Tree, &mut Record) -> Result<T, sled::Error>,
+    ) -> Result<T, Error> {
+        let write = |record: &mut Record| write(&self.tree, record);
         let outcome = match &self.journal {
-            Some(journal) => journal.write(|record| write(&self.tree, record)),
-            None => write(&self.tree, &mut Record::default()),
+            Some(journal) if exclusive => journal.write_exclusive(write),
+            Some(journal) => journal.write(write),
+            None => write(&mut Record::default()),
         };
         outcome.map_err(Error::from)
     }
@@ -338,7 +357,7 @@ impl Tree {
     /// Applies every insert and remove of `batch` atomically.
     pub(crate) fn apply_batch(&self, batch: Batch) -> Result<(), Error> {
         match self {
-            Tree::Sled(sled) => sled.journaled(|tree, record| {
+            Tree::Sled(sled) => sled.journaled_exclusive(|tree, record| {
                 let mut sled_batch = sled::Batch::default();
                 for (key, value) in batch.ops {
                     match value {
@@ -608,7 +627,7 @@ pub(crate) fn transaction<T, E>(
 ) -> Result<T, TransactionError<E>> {
     match (first, second) {
         (Tree::Sled(first), Tree::Sled(second)) => match &first.journal {
-            Some(journal) => journal.write(|record| {
+            Some(journal) => journal.write_exclusive(|record| {
                 let written = Rc::new(RefCell::new(Record::default()));
                 let outcome = sled_transaction(first, second, &written, &body);
                 if outcome.is_ok() {
