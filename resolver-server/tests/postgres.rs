@@ -312,8 +312,11 @@ fn two_stores_on_one_database_share_campaign_records_rules_and_sessions() {
             .map(|(n, node)| {
                 let id = campaign.id.clone();
                 scope.spawn(move || {
-                    node.insert_campaign_record(account.id, &id, &record(n as u64 + 1, contact.id))
-                        .expect("insert")
+                    let records = [record(n as u64 + 1, contact.id)];
+                    let outcomes = node
+                        .insert_campaign_records(account.id, &id, &records)
+                        .expect("insert");
+                    outcomes[0]
                 })
             })
             .collect();
@@ -725,7 +728,7 @@ fn migrate_store_copies_a_sled_installation_with_its_ids() {
             .expect("link");
         let campaign = domain::add_campaign(&store, account.id, "calls").expect("campaign");
         store
-            .insert_campaign_record(account.id, &campaign.id, &record(7, contacts[9]))
+            .insert_campaign_records(account.id, &campaign.id, &[record(7, contacts[9])])
             .expect("record");
         store.flush().expect("flush");
         (account.id, contacts, suid, campaign.id)

@@ -199,6 +199,20 @@ async fn every_refusal_reason_is_a_failed_record_and_the_rest_still_go_in() {
     ] {
         assert_eq!(message(key.clone()).as_deref(), Some(expected), "{key}");
     }
+    // The answers of the added records name the records stored (written together, after the
+    // refusals were decided).
+    for added in [ids[0], ids[7]] {
+        let stored = app
+            .store
+            .campaign_record(shop.id(), &id, added)
+            .expect("store")
+            .expect("added");
+        assert_eq!(
+            answer[added.0.to_string()]["record_id"],
+            json!(stored.record_id),
+            "{added}"
+        );
+    }
     for failed in [ids[1], ids[2], ids[3], ids[4], ids[5], ids[6]] {
         assert!(
             app.store

@@ -292,9 +292,10 @@ pub fn add_campaign_status(
         .ok_or(DomainError::NotFound(Entity::Campaign))
 }
 
-/// Puts each input's customer into the campaign, deciding every record alone. A customer id
-/// repeated in one batch is decided by its first occurrence only (the answer is keyed by
-/// customer id), so the answer has one outcome per distinct customer, in input order.
+/// Puts each input's customer into the campaign, deciding every record alone (the records
+/// that pass their checks are written in one transaction). A customer id repeated in one batch
+/// is decided by its first occurrence only (the answer is keyed by customer id), so the answer
+/// has one outcome per distinct customer, in input order.
 pub fn add_records(
     store: &Store,
     account: AccountId,
@@ -308,7 +309,9 @@ pub fn add_records(
         });
     }
     let campaign = campaign(store, account, id)?;
-    let mut outcomes: Vec<(ContactId, RecordOutcome)> = Vec::with_capacity(inputs.len());
+    // Refused at once (`Some`), or waiting for the write (`None`, its record in `checked`).
+    let mut outcomes: Vec<(ContactId, Option<RecordOutcome>)> = Vec::with_capacity(inputs.len());
+    let mut checked = Vec::new();
     for input in inputs {
         if outcomes
             .iter()
@@ -316,30 +319,55 @@ pub fn add_records(
         {
             continue;
         }
-        let outcome = add_one(store, account, &campaign, input)?;
-        outcomes.push((input.customer, outcome));
+        match checked_record(store, account, &campaign, input)? {
+            Ok(record) => {
+                checked.push(record);
+                outcomes.push((input.customer, None));
+            }
+            Err(refusal) => outcomes.push((input.customer, Some(RecordOutcome::Failed(refusal)))),
+        }
     }
-    Ok(outcomes)
+    let written = store.insert_campaign_records(account, &campaign.id, &checked)?;
+    let mut written = checked.iter().zip(written);
+    Ok(outcomes
+        .into_iter()
+        .map(|(customer, outcome)| {
+            let outcome = outcome.unwrap_or_else(|| match written.next() {
+                Some((record, RecordInsert::Added)) => RecordOutcome::Added {
+                    record_id: record.record_id,
+                },
+                Some((_, RecordInsert::Exists(existing))) => RecordOutcome::AlreadyExists {
+                    record_id: existing,
+                },
+                // `None` cannot happen (one answer per record); it is no record either.
+                Some((_, RecordInsert::NoCustomer)) | None => {
+                    RecordOutcome::Failed(RecordRefusal::CustomerNotFound)
+                }
+            });
+            (customer, outcome)
+        })
+        .collect())
 }
 
-fn add_one(
+/// The record `input` asks for, with a fresh id, or why it is refused.
+fn checked_record(
     store: &Store,
     account: AccountId,
     campaign: &Campaign,
     input: &RecordInput,
-) -> DomainResult<RecordOutcome> {
+) -> DomainResult<Result<CampaignRecord, RecordRefusal>> {
     let Some(status_id) = input
         .status_id
         .or_else(|| campaign.default_status().map(|s| s.id))
     else {
-        return Ok(RecordOutcome::Failed(RecordRefusal::UnknownStatus));
+        return Ok(Err(RecordRefusal::UnknownStatus));
     };
     let next_call_date = match given(&input.next_call_date)
         .map(check_next_call_date)
         .transpose()
     {
         Ok(date) => date,
-        Err(refusal) => return Ok(RecordOutcome::Failed(refusal)),
+        Err(refusal) => return Ok(Err(refusal)),
     };
     let record = CampaignRecord {
         record_id: 0,
@@ -353,23 +381,12 @@ fn add_one(
         created_at: now_millis(),
     };
     if let Err(refusal) = check_record(store, account, campaign, &record)? {
-        return Ok(RecordOutcome::Failed(refusal));
+        return Ok(Err(refusal));
     }
-    let record = CampaignRecord {
+    Ok(Ok(CampaignRecord {
         record_id: store.next_id()?,
         ..record
-    };
-    Ok(
-        match store.insert_campaign_record(account, &campaign.id, &record)? {
-            RecordInsert::Added => RecordOutcome::Added {
-                record_id: record.record_id,
-            },
-            RecordInsert::Exists(existing) => RecordOutcome::AlreadyExists {
-                record_id: existing,
-            },
-            RecordInsert::NoCustomer => RecordOutcome::Failed(RecordRefusal::CustomerNotFound),
-        },
-    )
+    }))
 }
 
 /// A record with what a dialler shows next to it.

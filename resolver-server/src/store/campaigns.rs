@@ -64,26 +64,35 @@ impl Store {
         self.change_record(keys::campaign(account, id), Entity::Campaign, change)
     }
 
-    /// Adds `record` unless its customer is already in the campaign or is not a contact of the
-    /// account, in one transaction: concurrent batches never add a customer twice.
-    pub fn insert_campaign_record(
+    /// Adds each of `records` unless its customer is already in the campaign or is not a
+    /// contact of the account, all in one transaction: concurrent batches never add a customer
+    /// twice. One outcome per record, in order. One transaction for a whole batch, not one per
+    /// record: each sled transaction costs two small synchronous log writes of its own, so a
+    /// Thulium batch of 100 records cost 200 of them.
+    pub fn insert_campaign_records(
         &self,
         account: AccountId,
         campaign: &CampaignId,
-        record: &CampaignRecord,
-    ) -> DomainResult<RecordInsert> {
+        records: &[CampaignRecord],
+    ) -> DomainResult<Vec<RecordInsert>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
         self.transaction(|data, _| {
-            let key = keys::campaign_record(account, campaign, record.customer);
-            if let Some(bytes) = data.get(&key)? {
-                return Ok(RecordInsert::Exists(
-                    decode_tx::<CampaignRecord>(&bytes)?.record_id,
-                ));
+            let mut outcomes = Vec::with_capacity(records.len());
+            for record in records {
+                let key = keys::campaign_record(account, campaign, record.customer);
+                let outcome = if let Some(bytes) = data.get(&key)? {
+                    RecordInsert::Exists(decode_tx::<CampaignRecord>(&bytes)?.record_id)
+                } else if data.get(keys::contact(account, record.customer))?.is_none() {
+                    RecordInsert::NoCustomer
+                } else {
+                    data.insert(key, encode(record))?;
+                    RecordInsert::Added
+                };
+                outcomes.push(outcome);
             }
-            if data.get(keys::contact(account, record.customer))?.is_none() {
-                return Ok(RecordInsert::NoCustomer);
-            }
-            data.insert(key, encode(record))?;
-            Ok(RecordInsert::Added)
+            Ok(outcomes)
         })
     }
 
