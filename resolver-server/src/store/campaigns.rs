@@ -67,8 +67,9 @@ impl Store {
     /// Adds each of `records` unless its customer is already in the campaign or is not a
     /// contact of the account, all in one transaction: concurrent batches never add a customer
     /// twice. One outcome per record, in order. One transaction for a whole batch, not one per
-    /// record: each sled transaction costs two small synchronous log writes of its own, so a
-    /// Thulium batch of 100 records cost 200 of them.
+    /// record: each sled transaction rolls sled's log buffer twice, two small writes of their
+    /// own (each followed by `sync_file_range` on sled's IO threads) that a flush waits for in
+    /// order, so a Thulium batch of 100 records cost 200 of them.
     pub fn insert_campaign_records(
         &self,
         account: AccountId,
