@@ -616,15 +616,18 @@ impl Orders {
             largest.push((*account, searcher.doc_freq(&term).map_err(index_error)?));
         }
         largest.sort_by_key(|(account, documents)| (std::cmp::Reverse(*documents), *account));
-        let orders = std::iter::once(None).chain(ContactSort::ALL.map(Some));
+        // The default order and every column.
+        let orders: Vec<Option<ContactSort>> = std::iter::once(None)
+            .chain(ContactSort::ALL.map(Some))
+            .collect();
         let mut budget = CACHED_DOCS as u64;
         for (account, documents) in largest {
-            let needed = documents.saturating_mul(orders.clone().count() as u64);
+            let needed = documents.saturating_mul(orders.len() as u64);
             if needed > budget {
                 break;
             }
             budget -= needed;
-            for sort in orders.clone() {
+            for &sort in &orders {
                 if stopping() {
                     return Ok(());
                 }
