@@ -617,6 +617,64 @@ mod tests {
     }
 
     #[test]
+    fn visitors_linked_while_folds_run_are_counted_identified_once() {
+        let (store, account) = shop();
+        let visitors: Vec<Suid> = (0..8).map(|_| Suid::random()).collect();
+        let principal = crate::domain::Principal {
+            account,
+            username: None,
+        };
+        std::thread::scope(|scope| {
+            for suid in &visitors {
+                let store = store.clone();
+                scope.spawn(move || {
+                    for page in 0..30 {
+                        crate::domain::record_page_view(
+                            &store,
+                            account,
+                            *suid,
+                            &format!("https://shop.example.com/p/{page}"),
+                            "",
+                            "",
+                        )
+                        .expect("page view");
+                    }
+                });
+            }
+            // Half the visitors sign up while their page views are being written and folded.
+            for (n, suid) in visitors.iter().take(4).enumerate() {
+                let (store, principal) = (store.clone(), principal.clone());
+                scope.spawn(move || {
+                    std::thread::sleep(std::time::Duration::from_millis(2 * n as u64));
+                    crate::domain::add_contact(
+                        &store,
+                        &principal,
+                        &crate::domain::ContactInput {
+                            phone: Some(format!("50060070{n}")),
+                            suid: Some(suid.to_string()),
+                            ..crate::domain::ContactInput::default()
+                        },
+                    )
+                    .expect("contact");
+                });
+            }
+            let store = store.clone();
+            scope.spawn(move || {
+                for _ in 0..40 {
+                    fold_traffic(&store, account).expect("fold");
+                }
+            });
+        });
+        let now = crate::domain::now_millis();
+        let dashboard =
+            traffic_dashboard(&store, account, Period::Today, None, now).expect("dashboard");
+        assert_eq!(dashboard.totals.page_views, 240);
+        assert_eq!(dashboard.totals.visitors, 8);
+        assert_eq!(dashboard.totals.identified.sign_up, 4);
+        assert_eq!(dashboard.totals.identified.total(), 4);
+    }
+
+    #[test]
     fn periods_read_back() {
         for period in Period::ALL {
             assert_eq!(Period::parse(period.as_str()), Some(period));

@@ -6,20 +6,28 @@
 //! writes (a page view stays two-plus-one single-key writes, outside a transaction, see
 //! `insert_page_view`), or inside the transaction that links a visitor or records a firing.
 //! [`Store::fold_traffic`] then adds pending tallies to the aggregates and removes them in one
-//! transaction per batch, one fold at a time: no count is lost or added twice, whatever runs
+//! atomic write per batch, one fold at a time: no count is lost or added twice, whatever runs
 //! concurrently, and a crash leaves every tally either pending or counted.
+//!
+//! On sled the fold reads what it needs before that write and writes one batch: only the fold
+//! writes aggregates and marks or removes pending tallies, and folds run one at a time in the
+//! one process that owns the directory, so nothing it read can change before its batch. (A
+//! visitor linked meanwhile is counted as the link's own tally says, as if the fold had come
+//! first.) A sled transaction would hold sled's lock exclusively while it reads, and every page
+//! view waited for it: about a quarter of a page-view run. On PostgreSQL several nodes may fold
+//! at once, so each batch is a transaction.
 
-use super::backend::{Batch, TransactionalTree};
+use super::backend::{Batch, ConflictableTransactionError, IVec, TransactionalTree};
 use super::{decode, decode_tx, encode, keys, Store, StoreError, Tx};
 use crate::domain::{
-    self, day_of, AccountId, Day, DayStats, DomainResult, LinkCause, PageView, SeenMark, Tally,
-    Visitor,
+    self, day_of, AccountId, Day, DayStats, DomainError, DomainResult, LinkCause, PageView,
+    SeenMark, Tally, Visitor,
 };
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// Pending tallies added to the aggregates per transaction.
-const FOLD_BATCH: usize = 500;
+const FOLD_BATCH: usize = 100;
 
 /// One fold at a time (the traffic task and dashboards asking at once): a tally is read,
 /// counted and removed by one folder only.
@@ -38,6 +46,9 @@ pub(super) fn tx_tally(data: &TransactionalTree, account: AccountId, tally: &Tal
     Ok(())
 }
 
+/// How a fold reads a key: inside its transaction, or (sled) straight from the tree.
+type Read<'a> = dyn Fn(&[u8]) -> Tx<Option<IVec>> + 'a;
+
 /// The aggregates and marks a fold batch changes, read once and written once.
 #[derive(Default)]
 struct FoldState {
@@ -49,14 +60,14 @@ struct FoldState {
 impl FoldState {
     fn stats(
         &mut self,
-        data: &TransactionalTree,
+        read: &Read<'_>,
         account: AccountId,
         day: Day,
         site: &str,
     ) -> Tx<&mut DayStats> {
         let key = keys::traffic_day(account, day, site);
         if !self.days.contains_key(&key) {
-            let stored = match data.get(&key)? {
+            let stored = match read(&key)? {
                 Some(bytes) => decode_tx(&bytes)?,
                 None => DayStats::default(),
             };
@@ -65,11 +76,11 @@ impl FoldState {
         Ok(self.days.entry(key).or_default())
     }
 
-    fn mark(&mut self, data: &TransactionalTree, key: &[u8]) -> Tx<Option<SeenMark>> {
+    fn mark(&mut self, read: &Read<'_>, key: &[u8]) -> Tx<Option<SeenMark>> {
         if let Some(mark) = self.marks.get(key) {
             return Ok(*mark);
         }
-        let stored = match data.get(key)? {
+        let stored = match read(key)? {
             Some(bytes) => Some(decode_tx(&bytes)?),
             None => None,
         };
@@ -77,16 +88,17 @@ impl FoldState {
         Ok(stored)
     }
 
-    fn write(&self, data: &TransactionalTree) -> Tx<()> {
-        for (key, stats) in &self.days {
-            data.insert(key.as_slice(), encode(stats))?;
-        }
-        for (key, mark) in &self.marks {
-            if let Some(mark) = mark {
-                data.insert(key.as_slice(), encode(mark))?;
-            }
-        }
-        Ok(())
+    /// What the batch leaves behind: every aggregate it read, and every mark it set.
+    fn written(&self) -> impl Iterator<Item = (&[u8], Vec<u8>)> {
+        let days = self
+            .days
+            .iter()
+            .map(|(key, stats)| (key.as_slice(), encode(stats)));
+        let marks = self
+            .marks
+            .iter()
+            .filter_map(|(key, mark)| mark.as_ref().map(|mark| (key.as_slice(), encode(mark))));
+        days.chain(marks)
     }
 }
 
@@ -152,18 +164,58 @@ impl Store {
             if batch.is_empty() || folded >= at_most {
                 return Ok(folded);
             }
-            self.transaction(|data, _| {
-                let mut state = FoldState::default();
-                for (key, tally, prepared) in &batch {
-                    if data.remove(key)?.is_none() {
-                        continue;
+            if self.db.as_sled().is_some() {
+                self.fold_batch_read_first(account, &batch)?;
+            } else {
+                self.transaction(|data, _| {
+                    let mut state = FoldState::default();
+                    let read = |key: &[u8]| Ok(data.get(key)?);
+                    for (key, tally, prepared) in &batch {
+                        if data.remove(key)?.is_none() {
+                            continue;
+                        }
+                        fold_one(&read, account, &mut state, tally, prepared)?;
                     }
-                    fold_one(data, account, &mut state, tally, prepared)?;
-                }
-                state.write(data)
-            })?;
+                    for (key, value) in state.written() {
+                        data.insert(key, value)?;
+                    }
+                    Ok(())
+                })?;
+            }
             folded += batch.len() as u64;
         }
+    }
+
+    /// Folds `batch` on sled: reads first, then one batch removes the tallies and writes what
+    /// they changed (see the module's comment for why nothing read can change meanwhile).
+    fn fold_batch_read_first(
+        &self,
+        account: AccountId,
+        batch: &[(IVec, Tally, Prepared)],
+    ) -> DomainResult<()> {
+        let read = |key: &[u8]| {
+            self.data
+                .get(key)
+                .map_err(|error| ConflictableTransactionError::Storage(error.into()))
+        };
+        let mut state = FoldState::default();
+        let mut write = Batch::default();
+        for (key, tally, prepared) in batch {
+            fold_one(&read, account, &mut state, tally, prepared).map_err(|error| match error {
+                ConflictableTransactionError::Abort(error) => error,
+                ConflictableTransactionError::Storage(error) => DomainError::Store(error),
+                ConflictableTransactionError::Conflict => {
+                    DomainError::Store(StoreError::Corrupt("a fold read conflicted".into()))
+                }
+            })?;
+            write.remove(key.clone());
+        }
+        for (key, value) in state.written() {
+            write.insert(key, value);
+        }
+        let _guard = self.write_guard();
+        self.data.apply_batch(write).map_err(StoreError::from)?;
+        Ok(())
     }
 
     fn prepare(
@@ -246,7 +298,7 @@ impl Store {
 }
 
 fn fold_one(
-    data: &TransactionalTree,
+    read: &Read<'_>,
     account: AccountId,
     state: &mut FoldState,
     tally: &Tally,
@@ -256,14 +308,14 @@ fn fold_one(
         (Tally::PageView { suid, at, .. }, Prepared::PageView(Some((view, site)))) => {
             let day = day_of(*at);
             let mark_key = keys::traffic_seen(account, day, *suid, site);
-            let mark = state.mark(data, &mark_key)?;
+            let mark = state.mark(read, &mark_key)?;
             let link = match mark {
                 Some(SeenMark {
                     identified: Some(cause),
                 }) => Some(cause),
-                _ => visitor_link(data, account, view)?,
+                _ => visitor_link(read, account, view)?,
             };
-            let stats = state.stats(data, account, day, site)?;
+            let stats = state.stats(read, account, day, site)?;
             let mark = domain::count_page_view(stats, view, site, mark, link);
             state.marks.insert(mark_key, Some(mark));
         }
@@ -283,8 +335,8 @@ fn fold_one(
                 }
             }
             for (key, site) in sites {
-                if let Some(mark) = state.mark(data, &key)? {
-                    let stats = state.stats(data, account, day, &site)?;
+                if let Some(mark) = state.mark(read, &key)? {
+                    let stats = state.stats(read, account, day, &site)?;
                     let mark = domain::count_link(stats, mark, *cause);
                     state.marks.insert(key, Some(mark));
                 }
@@ -299,12 +351,12 @@ fn fold_one(
             },
             _,
         ) => domain::count_track_user(
-            state.stats(data, account, day_of(*at), site)?,
+            state.stats(read, account, day_of(*at), site)?,
             *outcome,
             *count,
         ),
         (Tally::RuleFired { at }, _) => {
-            domain::count_rule_firing(state.stats(data, account, day_of(*at), "")?)
+            domain::count_rule_firing(state.stats(read, account, day_of(*at), "")?)
         }
         // A page view gone before it was counted (erased, purged) counts for nothing.
         (Tally::PageView { .. } | Tally::Linked { .. }, _) => {}
@@ -313,12 +365,8 @@ fn fold_one(
 }
 
 /// The cause of the link of the visitor who made `view`, if it is linked.
-fn visitor_link(
-    data: &TransactionalTree,
-    account: AccountId,
-    view: &PageView,
-) -> Tx<Option<LinkCause>> {
-    Ok(match data.get(keys::visitor(account, view.suid))? {
+fn visitor_link(read: &Read<'_>, account: AccountId, view: &PageView) -> Tx<Option<LinkCause>> {
+    Ok(match read(&keys::visitor(account, view.suid))? {
         Some(bytes) => decode_tx::<Visitor>(&bytes)?.link.map(|link| link.cause),
         None => None,
     })
