@@ -13,7 +13,8 @@
 //! writes aggregates and marks or removes pending tallies, and folds run one at a time in the
 //! one process that owns the directory, so nothing it read can change before its batch. (A
 //! visitor linked meanwhile is counted as the link's own tally says, as if the fold had come
-//! first.) A sled transaction would hold sled's lock exclusively while it reads, and every page
+//! first. The sweep removes only marks of days past, which a late tally's fold may write back
+//! for the next sweep to remove, as it could before.) A sled transaction would hold sled's lock exclusively while it reads, and every page
 //! view waited for it: about a quarter of a page-view run. On PostgreSQL several nodes may fold
 //! at once, so each batch is a transaction.
 
