@@ -14,9 +14,10 @@
 //! one process that owns the directory, so nothing it read can change before its batch. (A
 //! visitor linked meanwhile is counted as the link's own tally says, as if the fold had come
 //! first. The sweep removes only marks of days past, which a late tally's fold may write back
-//! for the next sweep to remove, as it could before.) A sled transaction would hold sled's lock exclusively while it reads, and every page
-//! view waited for it: about a quarter of a page-view run. On PostgreSQL several nodes may fold
-//! at once, so each batch is a transaction.
+//! for the next sweep to remove, as it could before.) A sled transaction would hold sled's
+//! lock exclusively while it reads, and every page view waited for it: about a quarter of a
+//! page-view run. On PostgreSQL several nodes may fold at once, so each batch is a
+//! transaction.
 
 use super::backend::{Batch, ConflictableTransactionError, IVec, TransactionalTree};
 use super::{decode, decode_tx, encode, keys, Store, StoreError, Tx};
@@ -27,7 +28,7 @@ use crate::domain::{
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-/// Pending tallies added to the aggregates per transaction.
+/// Pending tallies added to the aggregates per atomic write (a sled batch, a transaction).
 const FOLD_BATCH: usize = 100;
 
 /// One fold at a time (the traffic task and dashboards asking at once): a tally is read,
